@@ -1,0 +1,71 @@
+# xtreme-s: set-up, demo, tests and task recipes. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The torch we test with; on a fresh CPU-only machine a bare `torch` would pull several GB of CUDA packages.
+TORCH ?= torch==2.13.0
+NPROC ?= 1
+MINI ?= 0
+MODEL ?=
+OUTPUT ?=
+ARGS ?=
+PYTEST_ARGS ?=
+
+RUN = $(if $(filter 1,$(NPROC)),$(BIN)/python,$(BIN)/torchrun --nproc_per_node=$(NPROC)) run_xtreme_s.py
+# MINI=1: the same recipe on the bundled mini benchmark and tiny model, a few CPU steps, fp32.
+MINI_FLAGS = --mini --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_steps 5 --logging_steps 5 \
+	--learning_rate 1e-3 --per_device_train_batch_size 8 --per_device_eval_batch_size 8 \
+	--gradient_accumulation_steps 1 --fp16 False --gradient_checkpointing False --mask_time_prob 0.05 \
+	--mask_feature_prob 0 --dataloader_num_workers 0
+TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
+	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
+
+.PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel mini-benchmark clean
+
+help:
+	@echo "make demo        set up .venv and run CTC speech recognition on the bundled mini benchmark (offline)"
+	@echo "make test        set up .venv and run the test suite"
+	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
+	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+# Only needed to regenerate the mini benchmark's speech; runs and tests do not need them.
+system-deps:
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq espeak-ng sox; fi
+
+demo: install
+	$(BIN)/python run_xtreme_s.py --mini --dataset_config_name fleurs.all --output_dir outputs/demo \
+		--overwrite_output_dir --do_train --do_eval --do_predict --max_steps 120 --learning_rate 3e-3 \
+		--warmup_steps 12 --per_device_train_batch_size 8 --per_device_eval_batch_size 8 --eval_strategy no \
+		--save_strategy no --logging_steps 20 --mask_time_prob 0.05 --report_to none --disable_tqdm True $(ARGS)
+	@echo "Results: outputs/demo/results.json, predictions: outputs/demo/predictions.jsonl"
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+mls voxpopuli fleurs-asr babel: install
+	$(RUN) task_configs/$@.yaml $(TASK_FLAGS)
+
+mini-benchmark: install system-deps
+	$(BIN)/python scripts/make_mini_benchmark.py --out mini_benchmark
+
+clean:
+	rm -rf outputs .pytest_cache .ruff_cache

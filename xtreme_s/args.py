@@ -1,0 +1,202 @@
+"""Command-line arguments: the reference runner's flags, on today's transformers.
+
+Three dataclasses in the style of the Hugging Face examples, parsed by `HfArgumentParser`. A YAML/JSON config
+file (first positional argument or `--config`) supplies defaults that later command-line flags override. Flags
+that transformers 5 renamed or removed are translated before parsing, so the seed README's command lines run as
+written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from transformers import HfArgumentParser, Seq2SeqTrainingArguments
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MINI_ROOT = REPO_ROOT / "mini_benchmark"
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(
+        default="facebook/wav2vec2-xls-r-300m",
+        metadata={"help": "Pretrained speech encoder (Hub id or local directory), e.g. facebook/wav2vec2-xls-r-300m."})
+    cache_dir: str | None = field(default=None, metadata={"help": "Where Hub models and datasets are cached."})
+    model_revision: str = field(default="main", metadata={"help": "Model revision (branch, tag or commit)."})
+    freeze_feature_encoder: bool = field(
+        default=True, metadata={"help": "Freeze the convolutional feature encoder (every XTREME-S reference run)."})
+    attention_dropout: float = field(default=0.0, metadata={"help": "Dropout on attention probabilities."})
+    activation_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the feed-forward layers."})
+    feat_proj_dropout: float = field(default=0.0, metadata={"help": "Dropout after the feature projection."})
+    hidden_dropout: float = field(default=0.0, metadata={"help": "Dropout on hidden states and embeddings."})
+    final_dropout: float = field(default=0.0, metadata={"help": "Dropout before the output head."})
+    mask_time_prob: float = field(
+        default=0.05, metadata={"help": "SpecAugment: share of time steps masked (reference runs: 0.3)."})
+    mask_time_length: int = field(default=10, metadata={"help": "SpecAugment: length of each time mask."})
+    mask_feature_prob: float = field(
+        default=0.0, metadata={"help": "SpecAugment: share of feature channels masked (reference runs: 0.1)."})
+    mask_feature_length: int = field(default=10, metadata={"help": "SpecAugment: length of each feature mask (64)."})
+    layerdrop: float = field(default=0.0, metadata={"help": "Probability of dropping a whole transformer layer."})
+    ctc_loss_reduction: str = field(
+        default="mean", metadata={"help": "CTC loss reduction: 'mean' (per-utterance, length-normalised) or 'sum'."})
+    ctc_zero_infinity: bool = field(
+        default=True,
+        metadata={"help": "Zero infinite CTC losses (targets longer than the audio allows) instead of NaN-ing."})
+    attn_implementation: str | None = field(
+        default="sdpa", metadata={"help": "Attention kernel: 'sdpa' (default), 'eager' or 'flash_attention_2'."})
+
+
+@dataclass
+class DataArguments:
+    dataset_name: str = field(
+        default="google/xtreme_s",
+        metadata={"help": "Kept for the reference command lines; only 'google/xtreme_s' is meaningful: each task "
+                          "reads its real source (FLEURS, MLS, VoxPopuli, ...) without the loading script."})
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "XTREME-S config, e.g. mls.all, voxpopuli.pl, fleurs.all, covost2.fr.en, "
+                                        "minds14.all, babel.sw. Alternative: --task with --language."})
+    task: str | None = field(
+        default=None, metadata={"help": "Task name (mls, voxpopuli, babel, fleurs-asr, fleurs-lang_id, "
+                                        "fleurs-retrieval, covost2, minds14); picks the FLEURS task too."})
+    language: str | None = field(default=None, metadata={"help": "With --task: a language code or 'all'."})
+    language_group: str | None = field(
+        default=None, metadata={"help": "FLEURS only: train/evaluate one language group, e.g. western_european_we."})
+    target_column_name: str | None = field(
+        default=None, metadata={"help": "Column to predict (default: the task's, e.g. transcription)."})
+    mirror_root: str | None = field(
+        default=None, metadata={"help": "Local folder that replaces hf://datasets/ (same repository layout); "
+                                        "also $XTREME_S_MIRROR_ROOT. Runs the hub code path offline."})
+    data_dir: str | None = field(
+        default=None, metadata={"help": "Hand-downloaded data (CoVoST-2: Common Voice 4 + CoVoST tsv; BABEL: "
+                                        "the LDC package) or a plain local folder with <split>.tsv / parquet."})
+    dataset_revision: str | None = field(
+        default=None, metadata={"help": "Override the pinned Hub revision of the task's source dataset."})
+    mini: bool = field(
+        default=False, metadata={"help": "Run on the bundled mini benchmark and tiny model (offline smoke test)."})
+    train_split_name: str = field(default="train", metadata={"help": "Training split."})
+    eval_split_name: str = field(default="validation", metadata={"help": "Split evaluated during/after training."})
+    predict_split_name: str = field(default="test", metadata={"help": "Split scored and written by --do_predict."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Truncate the training set (debugging)."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Truncate the evaluation set."})
+    max_predict_samples: int | None = field(default=None, metadata={"help": "Truncate the prediction set."})
+    max_duration_in_seconds: float = field(
+        default=30.0, metadata={"help": "Training clips longer than this are skipped (and counted)."})
+    min_duration_in_seconds: float = field(
+        default=0.0, metadata={"help": "Training clips shorter than this are skipped (and counted)."})
+    preprocessing_only: bool = field(
+        default=False, metadata={"help": "Load data, build vocabulary/labels and cache them, then stop (run once "
+                                         "on one process before a multi-GPU job)."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for dataset maps."})
+    overwrite_cache: bool = field(default=False, metadata={"help": "Ignore cached preprocessing results."})
+    text_normalization: str = field(
+        default="xtreme_s", metadata={"help": "'xtreme_s': lowercase and delete the reference punctuation set "
+                                              "(as the reference runner); 'none': keep text as is."})
+    chars_to_ignore: list[str] | None = field(
+        default=None, metadata={"help": "Characters deleted from transcripts (default: the reference set "
+                                        ", ? . ! - ; : \" “ % ‘ ” �)."})
+    unicode_normalization: str | None = field(
+        default=None, metadata={"help": "Optional Unicode normal form applied to transcripts (NFC, NFKC, ...)."})
+    per_lang_metrics: bool = field(
+        default=True, metadata={"help": "Report metrics per language plus their macro average (reference default)."})
+
+
+@dataclass
+class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Start afresh in a non-empty --output_dir instead of resuming from its "
+                                         "last checkpoint (transformers 5 removed this flag; we keep it)."})
+
+
+def _to_argv(config: dict) -> list[str]:
+    argv: list[str] = []
+    for key, value in config.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            argv += [f"--{key}", *map(str, value)]
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def load_config_file(path: str | Path) -> dict:
+    text = Path(path).read_text(encoding="utf-8")
+    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config file must hold a mapping of flag names to values.")
+    return data
+
+
+# transformers 4 -> 5 renames; value-less flags map onto their present-day equivalent.
+RENAMED_FLAGS = {"--evaluation_strategy": "--eval_strategy", "--evaluation-strategy": "--eval_strategy",
+                 "--no_cuda": "--use_cpu", "--push_to_hub_token": "--hub_token"}
+EXPANDED_FLAGS = {"--group_by_length": ["--train_sampling_strategy", "group_by_length"],
+                  "--group-by-length": ["--train_sampling_strategy", "group_by_length"]}
+
+
+def translate_legacy_flags(argv: list[str]) -> list[str]:
+    """Rewrite the flags transformers 5 renamed or removed (reference command lines keep working)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in RENAMED_FLAGS:
+            out.append(RENAMED_FLAGS[name] + (eq + value if eq else ""))
+        elif name in EXPANDED_FLAGS:
+            # `--group_by_length` may be followed by an explicit boolean.
+            explicit = value if eq else (argv[i + 1] if i + 1 < len(argv) and argv[i + 1].lower() in
+                                         ("true", "false", "1", "0") else None)
+            if explicit is not None and not eq:
+                i += 1
+            if explicit is None or explicit.lower() in ("true", "1"):
+                out += EXPANDED_FLAGS[name]
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, XtremeSTrainingArguments]:
+    """Parse (config file) + command line into the three argument dataclasses."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config: dict = {}
+    if argv and argv[0].endswith((".yaml", ".yml", ".json")) and not argv[0].startswith("-"):
+        config = load_config_file(argv.pop(0))
+    if "--config" in argv:
+        i = argv.index("--config")
+        config = {**config, **load_config_file(argv[i + 1])}
+        del argv[i:i + 2]
+    full = translate_legacy_flags(_to_argv(config) + argv)
+    if "--mini" in full and "--output_dir" not in full:
+        full += ["--output_dir", "outputs/mini"]
+    parser = HfArgumentParser((ModelArguments, DataArguments, XtremeSTrainingArguments))
+    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=full)
+    if data_args.mini:
+        apply_mini_defaults(model_args, data_args, argv)
+    return model_args, data_args, training_args
+
+
+def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, argv: list[str]) -> None:
+    """`--mini`: read the bundled mirror and tiny model unless the command line points elsewhere.
+
+    A config file's model (the real XLS-R) is replaced: `make mls MINI=1` runs the recipe on the tiny model."""
+    if not MINI_ROOT.is_dir():
+        raise FileNotFoundError(f"--mini needs the bundled mini benchmark at {MINI_ROOT} (run from a checkout, or "
+                                "regenerate it with `make mini-benchmark`).")
+    if data_args.mirror_root is None:
+        data_args.mirror_root = str(MINI_ROOT / "hub")
+    if data_args.data_dir is None:
+        manual = {"covost2": MINI_ROOT / "local" / "covost2", "babel": MINI_ROOT / "local" / "babel"}
+        prefix = (data_args.dataset_config_name or data_args.task or "").split(".")[0]
+        if prefix in manual:
+            data_args.data_dir = str(manual[prefix])
+    if not any(a.startswith("--model_name_or_path") for a in argv):
+        model_args.model_name_or_path = str(MINI_ROOT / "models" / "tiny-xls-r")

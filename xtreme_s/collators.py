@@ -1,0 +1,68 @@
+"""The training dataset view and the one collator every task family shares.
+
+Audio stays encoded until a DataLoader worker collates a batch: the dataset yields bytes/paths plus prepared
+labels, the collator decodes, resamples, normalises and pads. Only label padding differs between families.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+
+from .audio import load_audio
+
+
+class SpeechDataset(torch.utils.data.Dataset):
+    """Rows of a common-schema dataset with their prepared labels; audio is fetched, not decoded."""
+
+    def __init__(self, data: Dataset, labels: Sequence[Any] | None = None):
+        cols = [c for c in ("audio", "segment_start", "segment_end") if c in data.column_names]
+        self.audio = data.select_columns(cols)
+        self.labels = labels
+        self.durations: list[float] = list(data["duration"])
+        self.languages: list[str] = list(data["language"])
+        self.ids: list[str] = list(data["id"])
+
+    def __len__(self) -> int:
+        return len(self.durations)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        row = self.audio[int(i)]
+        item = {"audio": row["audio"], "segment_start": row.get("segment_start"), "segment_end": row.get("segment_end")}
+        if self.labels is not None:
+            item["labels"] = self.labels[int(i)]
+        return item
+
+
+@dataclass
+class SpeechCollator:
+    """Decode + feature-extract + pad a batch.
+
+    `label_kind`: "sequence" (CTC and decoder targets: token ids padded with -100 so the loss ignores them),
+    "class" (one integer per clip) or "none" (inference only).
+    """
+
+    feature_extractor: Any
+    label_kind: str = "sequence"
+    pad_to_multiple_of: int | None = None
+
+    def __call__(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        sr = self.feature_extractor.sampling_rate
+        waves = [load_audio(it["audio"], sr, it.get("segment_start"), it.get("segment_end")) for it in items]
+        batch = self.feature_extractor(waves, sampling_rate=sr, padding=True, return_tensors="pt",
+                                       pad_to_multiple_of=self.pad_to_multiple_of,
+                                       return_attention_mask=True)
+        if self.label_kind == "sequence":
+            longest = max(len(it["labels"]) for it in items)
+            labels = np.full((len(items), longest), -100, dtype=np.int64)
+            for row, it in enumerate(items):
+                labels[row, : len(it["labels"])] = it["labels"]
+            batch["labels"] = torch.from_numpy(labels)
+        elif self.label_kind == "class":
+            batch["labels"] = torch.tensor([int(it["labels"]) for it in items], dtype=torch.long)
+        return dict(batch)

@@ -1,0 +1,18 @@
+"""Task families: one small class per head type, looked up by the registry's `family` field."""
+
+from __future__ import annotations
+
+from .base import TaskFamily
+from .ctc import CTCFamily
+
+FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily}
+
+
+def get_family(name: str) -> type[TaskFamily]:
+    if name not in FAMILIES:
+        raise NotImplementedError(
+            f"The '{name}' task family is not available in this release (available: {', '.join(FAMILIES)}).")
+    return FAMILIES[name]
+
+
+__all__ = ["FAMILIES", "TaskFamily", "get_family"]

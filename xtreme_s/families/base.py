@@ -1,0 +1,86 @@
+"""The small interface every task family implements (in the spirit of s3prl's downstream tasks).
+
+The runner owns the shared steps (loading, filtering, the Trainer, reports); a family only says how targets
+become labels, which model head to build, how predictions decode and how they are scored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import PreTrainedModel
+
+from ..collators import SpeechCollator, SpeechDataset
+from ..metrics import SCORERS, per_language
+from ..registry import ResolvedTask
+
+logger = logging.getLogger(__name__)
+
+
+class TaskFamily:
+    """Base class: shared plumbing; subclasses fill in `prepare`, `build_model` and `decode`."""
+
+    label_kind = "sequence"  # see SpeechCollator
+
+    def __init__(self, task: ResolvedTask, model_args: Any, data_args: Any, training_args: Any):
+        self.task = task
+        self.model_args = model_args
+        self.data_args = data_args
+        self.training_args = training_args
+        self.processor: Any = None
+        self.references: dict[str, list] = {}
+        self.skipped: dict[str, Counter] = {}  # split -> reason -> count
+        self.notes: dict[str, Any] = {}  # family-specific facts for results.json (e.g. OOV rate)
+
+    # -- to implement ------------------------------------------------------------------------------------
+    def prepare(self, splits: dict[str, Dataset]) -> dict[str, SpeechDataset]:
+        """Build labels (and the processor) from the splits; return one SpeechDataset per split."""
+        raise NotImplementedError
+
+    def build_model(self) -> PreTrainedModel:
+        raise NotImplementedError
+
+    def decode(self, predictions: np.ndarray) -> list:
+        """Turn what `preprocess_logits_for_metrics` kept into predictions comparable with references."""
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------------------------
+    @property
+    def feature_extractor(self) -> Any:
+        return getattr(self.processor, "feature_extractor", self.processor)
+
+    def collator(self) -> SpeechCollator:
+        return SpeechCollator(self.feature_extractor, label_kind=self.label_kind)
+
+    def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:
+        """Keep argmax ids, not B x T x V logits: the Trainer would otherwise hold all logits of the split."""
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        return logits.argmax(dim=-1)
+
+    def score(self, references: Sequence, predictions: Sequence, languages: Sequence[str]) -> dict:
+        scorer = SCORERS[self.task.spec.primary_metric]
+        return per_language(references, predictions, languages, scorer)
+
+    def compute_metrics_for(self, split: str, dataset: SpeechDataset) -> Callable:
+        """A Trainer `compute_metrics` bound to one split, so per-language scores know each row's language."""
+
+        def compute(pred: Any) -> dict[str, float]:
+            predictions = self.decode(pred.predictions)
+            refs = self.references[split][: len(predictions)]
+            result = self.score(refs, predictions, dataset.languages[: len(predictions)])
+            headline = result["macro"] if self.data_args.per_lang_metrics else result["pooled"]
+            out = dict(headline)
+            out.update({f"pooled_{k}": v for k, v in result["pooled"].items()})
+            return out
+
+        return compute
+
+    def skip(self, split: str, reason: str, n: int = 1) -> None:
+        self.skipped.setdefault(split, Counter())[reason] += n

@@ -1,0 +1,136 @@
+"""Speech recognition with a CTC head (MLS, VoxPopuli, FLEURS-ASR, BABEL)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModelForCTC,
+    PreTrainedModel,
+    Wav2Vec2CTCTokenizer,
+    Wav2Vec2Processor,
+)
+
+from ..collators import SpeechDataset
+from ..text import PAD_TOKEN, UNK_TOKEN, WORD_DELIMITER, TextNormalizer, build_vocab, oov_characters, save_vocab
+from .base import TaskFamily
+
+logger = logging.getLogger(__name__)
+
+
+def output_frames(num_samples: int, conv_kernel: tuple[int, ...], conv_stride: tuple[int, ...]) -> int:
+    """Frames the convolutional encoder emits for a clip (same formula as the model)."""
+    length = num_samples
+    for k, s in zip(conv_kernel, conv_stride, strict=True):
+        length = (length - k) // s + 1
+        if length <= 0:
+            return 0
+    return length
+
+
+class CTCFamily(TaskFamily):
+    label_kind = "sequence"
+
+    def _normalizer(self) -> TextNormalizer:
+        d = self.data_args
+        return TextNormalizer(d.text_normalization, d.chars_to_ignore, d.unicode_normalization)
+
+    def _load_or_build_processor(self, train_texts: list[str] | None) -> Wav2Vec2Processor:
+        out = Path(self.training_args.output_dir)
+        fe = AutoFeatureExtractor.from_pretrained(self.model_args.model_name_or_path,
+                                                  cache_dir=self.model_args.cache_dir,
+                                                  revision=self.model_args.model_revision,
+                                                  token=self.training_args.hub_token)
+        if train_texts is not None:
+            vocab = build_vocab(train_texts)
+            vocab_file = save_vocab(vocab, out)
+            tokenizer = Wav2Vec2CTCTokenizer(str(vocab_file), unk_token=UNK_TOKEN, pad_token=PAD_TOKEN,
+                                             word_delimiter_token=WORD_DELIMITER, bos_token=None, eos_token=None)
+        else:
+            try:
+                tokenizer = Wav2Vec2CTCTokenizer.from_pretrained(self.model_args.model_name_or_path,
+                                                                 cache_dir=self.model_args.cache_dir,
+                                                                 token=self.training_args.hub_token)
+            except (OSError, TypeError, ValueError) as err:
+                raise ValueError(f"Evaluating without --do_train needs a fine-tuned CTC checkpoint with its "
+                                 f"tokenizer (vocab.json); {self.model_args.model_name_or_path} has none.") from err
+        processor = Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer)
+        if self.training_args.should_save:
+            processor.save_pretrained(out)
+        return processor
+
+    def prepare(self, splits: dict[str, Dataset]) -> dict[str, SpeechDataset]:
+        target = self.data_args.target_column_name or self.task.spec.target_column
+        norm = self._normalizer()
+        texts = {}
+        for split, ds in splits.items():
+            if target not in ds.column_names:
+                raise ValueError(f"{self.task.config_name} {split} has no column '{target}' (columns: "
+                                 f"{', '.join(ds.column_names)}).")
+            texts[split] = [norm(t) for t in ds[target]]
+        train = "train" if "train" in splits and self.training_args.do_train else None
+        self.processor = self._load_or_build_processor(texts[train] if train else None)
+        tok = self.processor.tokenizer
+        vocab = tok.get_vocab()
+        cfg = AutoConfig.from_pretrained(self.model_args.model_name_or_path, cache_dir=self.model_args.cache_dir,
+                                         token=self.training_args.hub_token)
+        sr = self.feature_extractor.sampling_rate
+        out: dict[str, SpeechDataset] = {}
+        for split, ds in splits.items():
+            split_texts = texts[split]
+            labels = [tok(t).input_ids for t in split_texts]
+            keep = list(range(len(ds)))
+            if split == train:
+                keep = []
+                for i, (text, lab, dur) in enumerate(zip(split_texts, labels, ds["duration"], strict=True)):
+                    if not text:
+                        self.skip(split, "empty transcript")
+                    elif len(lab) > output_frames(int(dur * sr), cfg.conv_kernel, cfg.conv_stride):
+                        self.skip(split, "transcript longer than the model's output frames")
+                    else:
+                        keep.append(i)
+                if len(keep) < len(ds):
+                    logger.warning("Skipped %d training items: %s", len(ds) - len(keep), dict(self.skipped[split]))
+                    ds = ds.select(keep)
+                    labels = [labels[i] for i in keep]
+                    split_texts = [split_texts[i] for i in keep]
+            else:
+                missing, total = oov_characters(split_texts, vocab)
+                if missing:
+                    logger.warning("%s: %d of %d characters are not in the vocabulary and become %s: %s", split,
+                                   sum(missing.values()), total, UNK_TOKEN, "".join(sorted(missing)))
+                self.notes.setdefault("oov_char_rate", {})[split] = sum(missing.values()) / max(total, 1)
+            self.references[split] = split_texts
+            out[split] = SpeechDataset(ds, labels)
+        return out
+
+    def build_model(self) -> PreTrainedModel:
+        m = self.model_args
+        tok = self.processor.tokenizer
+        config = AutoConfig.from_pretrained(m.model_name_or_path, cache_dir=m.cache_dir, revision=m.model_revision,
+                                            token=self.training_args.hub_token)
+        config.update({
+            "feat_proj_dropout": m.feat_proj_dropout, "attention_dropout": m.attention_dropout,
+            "hidden_dropout": m.hidden_dropout, "final_dropout": m.final_dropout,
+            "activation_dropout": m.activation_dropout, "mask_time_prob": m.mask_time_prob,
+            "mask_time_length": m.mask_time_length, "mask_feature_prob": m.mask_feature_prob,
+            "mask_feature_length": m.mask_feature_length, "layerdrop": m.layerdrop,
+            "ctc_loss_reduction": m.ctc_loss_reduction, "ctc_zero_infinity": m.ctc_zero_infinity,
+            "pad_token_id": tok.pad_token_id, "vocab_size": len(tok),
+        })
+        kwargs = {"attn_implementation": m.attn_implementation} if m.attn_implementation else {}
+        model = AutoModelForCTC.from_pretrained(m.model_name_or_path, config=config, cache_dir=m.cache_dir,
+                                                revision=m.model_revision, token=self.training_args.hub_token,
+                                                ignore_mismatched_sizes=True, **kwargs)
+        if m.freeze_feature_encoder:
+            model.freeze_feature_encoder()
+        return model
+
+    def decode(self, predictions: np.ndarray) -> list[str]:
+        ids = np.where(predictions < 0, self.processor.tokenizer.pad_token_id, predictions)
+        return self.processor.tokenizer.batch_decode(ids)

@@ -1,0 +1,93 @@
+"""The benchmark's metrics, computed without the Hub.
+
+`evaluate.load("xtreme_s")` still calls jiwer's removed `compute_measures`, so we re-implement its semantics
+(`xtreme_s_spec.md` section 4) on jiwer 3/4: errors are pooled over the corpus, Σ(S+D+I) / Σ(S+D+H), not
+averaged per utterance; CER treats spaces as characters; nothing is lowercased or stripped of punctuation
+here (normalisation happens once, before training, in `xtreme_s.text`). Values are fractions, as the metric
+returns them; BLEU is 0-100.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import jiwer
+
+# Per utterance, as the reference metric applies it (no ReduceToSingleSentence over a list: that would
+# glue the whole corpus into one string).
+_WER_TRANSFORM = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
+_CER_TRANSFORM = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToListOfListOfChars()])
+
+
+def _error_counts(references: Sequence[str], predictions: Sequence[str], transform: jiwer.Compose) -> tuple[int, int]:
+    if not references:
+        return 0, 0
+    out = jiwer.process_words(list(references), list(predictions), reference_transform=transform,
+                              hypothesis_transform=transform)
+    errors = out.substitutions + out.deletions + out.insertions
+    total = out.substitutions + out.deletions + out.hits
+    return errors, total
+
+
+def asr_error_counts(references: Sequence[str], predictions: Sequence[str]) -> dict[str, int]:
+    """Raw error and reference-length counts, so that groups of utterances can be pooled exactly."""
+    if len(references) != len(predictions):
+        raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
+    w_err, w_tot = _error_counts(references, predictions, _WER_TRANSFORM)
+    c_err, c_tot = _error_counts(references, predictions, _CER_TRANSFORM)
+    return {"word_errors": w_err, "words": w_tot, "char_errors": c_err, "chars": c_tot}
+
+
+def _rate(errors: int, total: int) -> float:
+    # A reference set with no words at all: any hypothesis word is an insertion; report it rather than divide
+    # by zero (the reference metric would crash here).
+    if total == 0:
+        return 0.0 if errors == 0 else float("inf")
+    return errors / total
+
+
+def wer_cer(references: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
+    """Corpus-pooled WER and CER, as the `xtreme_s` metric's ASR configs compute them."""
+    c = asr_error_counts(references, predictions)
+    return {"wer": _rate(c["word_errors"], c["words"]), "cer": _rate(c["char_errors"], c["chars"])}
+
+
+def accuracy(labels: Sequence[int], predictions: Sequence[int]) -> dict[str, float]:
+    if not labels:
+        return {"accuracy": float("nan")}
+    return {"accuracy": sum(int(a == b) for a, b in zip(labels, predictions, strict=True)) / len(labels)}
+
+
+SCORERS: dict[str, Callable[[Sequence, Sequence], dict[str, float]]] = {
+    "wer": wer_cer,
+    "cer": wer_cer,
+    "accuracy": accuracy,
+}
+
+
+def per_language(
+    references: Sequence,
+    predictions: Sequence,
+    languages: Sequence[str],
+    scorer: Callable[[Sequence, Sequence], dict[str, float]],
+) -> dict:
+    """Scores per language, their unweighted (macro) mean, and the corpus-pooled score over everything.
+
+    The macro mean is what the reference runner reported and what the paper's averages describe; the pooled
+    value is what `evaluate`'s metric gives for the concatenated set. Both go to results.json (spec 8.1).
+    """
+    if not (len(references) == len(predictions) == len(languages)):
+        raise ValueError("references, predictions and languages must have the same length")
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, lang in enumerate(languages):
+        groups[lang].append(i)
+    table = {}
+    for lang in sorted(groups):
+        idx = groups[lang]
+        scores = scorer([references[i] for i in idx], [predictions[i] for i in idx])
+        table[lang] = {**scores, "num_examples": len(idx)}
+    names = [k for k in (table[next(iter(table))] if table else {}) if k != "num_examples"]
+    macro = {k: sum(table[lang][k] for lang in table) / len(table) for k in names} if table else {}
+    pooled = scorer(list(references), list(predictions)) if references else {}
+    return {"macro": macro, "pooled": pooled, "per_language": table}

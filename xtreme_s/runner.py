@@ -1,0 +1,216 @@
+"""One XTREME-S run: resolve the task, load its data, prepare, train, evaluate, predict, report.
+
+The steps are shared by every task family; a family (xtreme_s.families) supplies only what differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+import transformers
+from transformers import set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from . import reporting
+from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
+from .families import get_family
+from .registry import ResolvedTask, resolve
+from .sources import LoadContext, load_splits
+from .trainer import SpeechSeq2SeqTrainer, SpeechTrainer
+
+logger = logging.getLogger("xtreme_s")
+
+
+def setup_logging(args: XtremeSTrainingArguments) -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+                        handlers=[logging.StreamHandler(sys.stdout)])
+    level = args.get_process_log_level()
+    # Our own progress messages are worth seeing on the main process unless the user chose a level.
+    own = logging.INFO if args.log_level == "passive" and args.should_log else level
+    logging.getLogger("xtreme_s").setLevel(own)
+    datasets.utils.logging.set_verbosity(level)
+    transformers.utils.logging.set_verbosity(level)
+
+
+def check_precision(args: XtremeSTrainingArguments) -> None:
+    """fp16/bf16 need an accelerator; say so plainly instead of failing deep inside accelerate."""
+    if (args.fp16 or args.bf16) and not torch.cuda.is_available():
+        logger.warning("--%s needs a CUDA GPU and none is visible: this run trains in float32 instead.",
+                       "fp16" if args.fp16 else "bf16")
+        args.fp16 = args.bf16 = False
+    if not torch.cuda.is_available():
+        args.dataloader_pin_memory = False  # pinning needs an accelerator; avoids a warning per DataLoader
+
+
+def resume_checkpoint(args: XtremeSTrainingArguments) -> str | None:
+    """Resume a killed run from its last checkpoint; refuse to train over a finished run silently."""
+    out = Path(args.output_dir)
+    if args.resume_from_checkpoint:
+        return args.resume_from_checkpoint
+    if not args.do_train or not out.is_dir() or args.overwrite_output_dir:
+        return None
+    last = get_last_checkpoint(str(out))
+    if last is not None:
+        logger.info("Resuming from %s (pass --overwrite_output_dir to start afresh).", last)
+        return last
+    if (out / reporting.RESULTS_FILE).exists():
+        raise FileExistsError(f"{out} already holds a finished run ({reporting.RESULTS_FILE}). Use another "
+                              "--output_dir, or --overwrite_output_dir to train over it.")
+    return None
+
+
+def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any) -> datasets.Dataset:
+    durations = ds["duration"]
+    lo, hi = data_args.min_duration_in_seconds, data_args.max_duration_in_seconds
+    keep = []
+    for i, d in enumerate(durations):
+        if d is None or d < 0:
+            family.skip("train", "unreadable audio header")
+        elif d <= 0:
+            family.skip("train", "zero-length audio")
+        elif d > hi:
+            family.skip("train", f"longer than max_duration_in_seconds={hi}")
+        elif d < lo:
+            family.skip("train", f"shorter than min_duration_in_seconds={lo}")
+        else:
+            keep.append(i)
+    if len(keep) < len(ds):
+        logger.warning("Training set: kept %d of %d utterances (%s).", len(keep), len(ds),
+                       dict(family.skipped.get("train", {})))
+        ds = ds.select(keep)
+    return ds
+
+
+def _check_eval(ds: datasets.Dataset, split: str) -> None:
+    bad = [i for i, d in zip(ds["id"], ds["duration"], strict=True) if d is None or d < 0]
+    if bad:
+        raise ValueError(f"{split}: {len(bad)} utterance(s) have unreadable audio ({', '.join(bad[:5])}...). "
+                         "Evaluation items are never dropped silently: fix or remove them from the data.")
+
+
+def _limit(ds: datasets.Dataset, n: int | None) -> datasets.Dataset:
+    return ds.select(range(min(n, len(ds)))) if n is not None else ds
+
+
+def load_task_data(task: ResolvedTask, data_args: DataArguments, model_args: ModelArguments,
+                   training_args: XtremeSTrainingArguments, roles: dict[str, str]) -> tuple[dict, LoadContext, list]:
+    ctx = LoadContext(mirror_root=data_args.mirror_root, data_dir=data_args.data_dir,
+                      revision=data_args.dataset_revision, cache_dir=model_args.cache_dir,
+                      token=training_args.hub_token, num_proc=data_args.preprocessing_num_workers)
+    with training_args.main_process_first(desc="loading data"):
+        splits, missing = load_splits(task, sorted(set(roles.values())), ctx)
+    return {role: splits[name] for role, name in roles.items()}, ctx, missing
+
+
+def run(model_args: ModelArguments, data_args: DataArguments, training_args: XtremeSTrainingArguments) -> dict | None:
+    setup_logging(training_args)
+    check_precision(training_args)
+    training_args.remove_unused_columns = False  # our dataset yields encoded audio the collator decodes
+    task = resolve(data_args.dataset_config_name, data_args.task, data_args.language, data_args.target_column_name,
+                   data_args.language_group)
+    logger.info("Task %s (%s): %d language(s), family %s", task.name, task.config_name, len(task.languages),
+                task.spec.family)
+    checkpoint = resume_checkpoint(training_args)
+    set_seed(training_args.seed)
+
+    roles: dict[str, str] = {}
+    if training_args.do_train:
+        roles["train"] = data_args.train_split_name
+    if training_args.do_eval or (training_args.do_train and training_args.eval_strategy != "no"):
+        roles["eval"] = data_args.eval_split_name
+    if training_args.do_predict:
+        roles["predict"] = data_args.predict_split_name
+    if not roles:
+        raise ValueError("Nothing to do: pass --do_train, --do_eval and/or --do_predict.")
+    data, ctx, missing = load_task_data(task, data_args, model_args, training_args, roles)
+
+    family = get_family(task.spec.family)(task, model_args, data_args, training_args)
+    if "train" in data:
+        data["train"] = _limit(_filter_train(data["train"], data_args, family), data_args.max_train_samples)
+    for role, limit in (("eval", data_args.max_eval_samples), ("predict", data_args.max_predict_samples)):
+        if role in data:
+            _check_eval(data[role], roles[role])
+            data[role] = _limit(data[role], limit)
+    for role, ds in data.items():
+        logger.info("%s split '%s': %d utterances, %.1f s of audio", role, roles[role], len(ds), sum(ds["duration"]))
+
+    with training_args.main_process_first(desc="preparing labels"):
+        prepared = family.prepare(data)
+    if data_args.preprocessing_only:
+        logger.info("Preprocessing done (labels and vocabulary cached in %s); stopping as asked.",
+                    training_args.output_dir)
+        return None
+
+    model = family.build_model()
+    trainer_cls = SpeechSeq2SeqTrainer if task.spec.family == "seq2seq" else SpeechTrainer
+    trainer = trainer_cls(
+        model=model,
+        args=training_args,
+        train_dataset=prepared.get("train"),
+        eval_dataset=prepared.get("eval"),
+        data_collator=family.collator(),
+        processing_class=family.processor,
+        compute_metrics=family.compute_metrics_for("eval", prepared["eval"]) if "eval" in prepared else None,
+        preprocess_logits_for_metrics=family.preprocess_logits_for_metrics,
+    )
+
+    payload: dict[str, Any] = {
+        "task": task.name, "config_name": task.config_name, "family": task.spec.family,
+        "model": model_args.model_name_or_path,
+        "languages": [lang for lang in task.languages if lang not in missing], "languages_missing": missing,
+        "language_group": task.language_group, "primary_metric": task.spec.primary_metric,
+        "greater_is_better": task.spec.greater_is_better,
+        "metric_units": "fractions (0-1) as the xtreme_s metric returns them; BLEU 0-100",
+        "splits": {},
+    }
+    if "train" in prepared:
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model()
+        metrics = {**result.metrics, "train_samples": len(prepared["train"])}
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+        payload["train"] = metrics
+
+    out_dir = Path(training_args.output_dir)
+    for role in ("eval", "predict"):
+        if role not in prepared:
+            continue
+        ds = prepared[role]
+        trainer.compute_metrics = family.compute_metrics_for(role, ds)
+        output = trainer.predict(ds, metric_key_prefix=role)
+        trainer.log_metrics(role, output.metrics)
+        trainer.save_metrics(role, output.metrics)
+        if not trainer.is_world_process_zero():
+            continue
+        predictions = family.decode(output.predictions)
+        report = family.score(family.references[role], predictions, ds.languages)
+        payload["splits"][roles[role]] = {"num_examples": len(ds), "loss": output.metrics.get(f"{role}_loss"),
+                                          **report}
+        name = reporting.PREDICTIONS_FILE if role == "predict" else f"{role}_{reporting.PREDICTIONS_FILE}"
+        reporting.write_predictions(out_dir / name, ds.ids, ds.languages, predictions, family.references[role])
+
+    if not trainer.is_world_process_zero():
+        return None
+    payload.update({
+        "skipped": {split: dict(c) for split, c in family.skipped.items()},
+        "notes": family.notes,
+        "data": {"revisions": ctx.record.get("revisions", {}), "num_files": len(ctx.record.get("files", []))},
+        "hyperparameters": {k: getattr(training_args, k) for k in (
+            "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+            "gradient_accumulation_steps", "warmup_steps", "seed", "fp16", "bf16")} | {
+            k: getattr(model_args, k) for k in ("mask_time_prob", "mask_time_length", "mask_feature_prob",
+                                                "mask_feature_length", "layerdrop", "freeze_feature_encoder")},
+        "versions": reporting.library_versions(),
+    })
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = reporting.write_results(out_dir, payload)
+    if payload["splits"]:
+        logger.info("\n%s", reporting.format_summary(payload))
+    logger.info("Wrote %s", path)
+    return payload

@@ -1,0 +1,495 @@
+"""Data sources: each XTREME-S source as it exists today, mapped to one common schema.
+
+No loading scripts: datasets >= 4 refuses them, and `google/xtreme_s` is one. Hub sources are read with the
+`parquet` builder from explicit `hf://datasets/<repo>@<revision>/...` files; a local *mirror root* with the
+same repository layout (`<root>/<org>/<repo>/<path>`) replaces `hf://datasets/` so the same code runs offline.
+CoVoST-2 and BABEL come from folders the user downloaded by hand (spec 3.5), and any task can read a plain
+local folder (`<split>.tsv` manifest + audio files, or `<split>/*.parquet`).
+
+Common schema, one row per utterance: `id` (str), `language` (str), `audio` ({bytes, path}, never decoded
+here), `duration` (seconds, from metadata or file headers; -1 where the header is unreadable), plus the
+XTREME-S columns the source has (`transcription`, `translation`, `intent_class`, `lang_id`, ...) and
+optional `segment_start` / `segment_end` (seconds) for sources cut from long recordings.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import logging
+import os
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import datasets
+from datasets import Audio, Dataset
+
+from .audio import AudioDecodeError, audio_info
+from .registry import ResolvedTask
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+MIRROR_ENV = "XTREME_S_MIRROR_ROOT"
+
+
+class SourceError(RuntimeError):
+    """The data cannot be found or read; the message says what to download and where to put it."""
+
+
+class LanguageUnavailable(SourceError):
+    """This source does not publish this language (e.g. MLS English is not in facebook/multilingual_librispeech)."""
+
+
+@dataclass
+class LoadContext:
+    """What adapters need from the command line."""
+
+    mirror_root: str | None = None
+    data_dir: str | None = None
+    revision: str | None = None  # overrides the adapter's pinned revision
+    cache_dir: str | None = None
+    token: str | bool | None = None
+    num_proc: int | None = None
+    record: dict = field(default_factory=dict)  # files and revisions actually read, for results.json
+
+    @property
+    def mirror(self) -> str | None:
+        return self.mirror_root or os.environ.get(MIRROR_ENV) or None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Hub files: resolution, loading, and header-derived durations (shared by every hub adapter)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def resolve_hub_files(repo: str, revision: str | None, patterns: list[str], ctx: LoadContext) -> list[str]:
+    """Files of `repo` matching the first pattern that matches anything, on the mirror or the Hub."""
+    if ctx.mirror:
+        base = Path(ctx.mirror) / repo
+        for pattern in patterns:
+            files = sorted(glob.glob(str(base / pattern), recursive=True))
+            if files:
+                return files
+        raise SourceError(f"No files for {repo} under the mirror root {ctx.mirror} (looked for "
+                          f"{', '.join(str(base / p) for p in patterns)}). The mirror must keep the repository "
+                          f"layout: <mirror_root>/{repo}/<path in repo>.")
+    from huggingface_hub import HfFileSystem
+
+    fs = HfFileSystem(token=ctx.token)
+    rev = revision or "main"
+    root = f"datasets/{repo}@{quote(rev, safe='')}"
+    for pattern in patterns:
+        try:
+            files = sorted(fs.glob(f"{root}/{pattern}"))
+        except Exception as err:  # network, auth, missing revision
+            raise SourceError(f"Cannot list hf://{root}/{pattern}: {err}. Offline? Point --mirror_root (or "
+                              f"${MIRROR_ENV}) at a local copy with the same layout.") from err
+        if files:
+            if "partial-" in pattern:
+                logger.warning("Only a PARTIAL parquet export exists for hf://%s/%s: results will not be "
+                               "comparable to the full split.", root, pattern)
+            return [f"hf://{f}" for f in files]
+    raise SourceError(f"No files match {patterns} in hf://{root}. The Hub layout may have changed; pass "
+                      "--dataset_revision to pin another revision, or use --data_dir with a local copy.")
+
+
+def load_parquet_files(files: list[str], ctx: LoadContext) -> Dataset:
+    """The `parquet` builder on explicit files; audio stays encoded (`decode=False`)."""
+    ds = datasets.load_dataset("parquet", data_files={"data": files}, split="data", cache_dir=ctx.cache_dir,
+                               token=ctx.token)
+    if "audio" in ds.column_names:
+        ds = ds.cast_column("audio", Audio(decode=False))
+    return ds
+
+
+def _header_durations(batch: dict) -> dict:
+    out = []
+    for audio, start, end in zip(batch["audio"], batch.get("segment_start") or [None] * len(batch["audio"]),
+                                 batch.get("segment_end") or [None] * len(batch["audio"]), strict=True):
+        if start is not None and end is not None:
+            out.append(float(end - start))
+            continue
+        try:
+            out.append(audio_info(audio).duration)
+        except AudioDecodeError:
+            out.append(-1.0)
+    return {"duration": out}
+
+
+def add_header_durations(ds: Dataset, ctx: LoadContext) -> Dataset:
+    """Durations from file headers (no decoding). Cached by `datasets` for Arrow-backed data: the cache
+    holds one float per row, never audio."""
+    cols = [c for c in ("audio", "segment_start", "segment_end") if c in ds.column_names]
+    durations = ds.select_columns(cols).map(_header_durations, batched=True, batch_size=256,
+                                            remove_columns=cols, desc="Reading audio headers",
+                                            num_proc=ctx.num_proc)
+    return datasets.concatenate_datasets([ds, durations], axis=1)
+
+
+def _finish(ds: Dataset, language: str, id_column: str | None, rename: dict[str, str],
+            keep: list[str], duration: Callable[[Dataset], Dataset] | None, ctx: LoadContext) -> Dataset:
+    """Map source columns to the common schema; metadata-only operations except the duration pass."""
+    ds = ds.rename_columns({k: v for k, v in rename.items() if k in ds.column_names and k != v})
+    if id_column is not None and id_column != "id":
+        if "id" in ds.column_names:
+            ds = ds.rename_column("id", "source_id")
+        ds = ds.rename_column(id_column, "id")
+    if "language" in ds.column_names:
+        ds = ds.rename_column("language", "source_language")
+    ds = ds.add_column("language", [language] * len(ds))
+    if "id" in ds.column_names and ds.features["id"].dtype != "string":
+        ds = ds.cast_column("id", datasets.Value("string"))
+    ds = ds.select_columns([c for c in ["id", "language", "audio", *keep] if c in ds.column_names])
+    if duration is not None:
+        ds = duration(ds)
+    else:
+        ds = add_header_durations(ds, ctx)
+    return ds
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Adapters
+# ----------------------------------------------------------------------------------------------------------
+
+
+class SourceAdapter:
+    """One data source. `load` returns one language's split in the common schema."""
+
+    name = ""
+    repo: str | None = None
+    revision: str | None = None
+    split_names = {"train": "train", "validation": "validation", "test": "test"}
+
+    def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        raise NotImplementedError
+
+    def _hub(self, patterns: list[str], ctx: LoadContext, language: str) -> Dataset:
+        assert self.repo is not None
+        revision = ctx.revision or self.revision
+        try:
+            files = resolve_hub_files(self.repo, revision, patterns, ctx)
+        except SourceError as err:
+            # A mirror may hold a subset of languages; a `.all` config then runs on what is there (and says so).
+            if ctx.mirror and not any(glob.glob(str(Path(ctx.mirror) / self.repo / p.split("/")[0]))
+                                      for p in patterns):
+                raise LanguageUnavailable(f"{language} is not in the mirror {ctx.mirror}/{self.repo}") from err
+            raise
+        ctx.record.setdefault("files", []).extend(files)
+        ctx.record.setdefault("revisions", {})[self.repo] = "mirror" if ctx.mirror else revision
+        return load_parquet_files(files, ctx)
+
+
+def _parquet_export_patterns(config: str, split: str, prefix: str) -> list[str]:
+    """The bot's parquet layouts, newest first (they were renamed over time), then a partial export."""
+    return [f"{config}/{split}/*.parquet", f"{config}/{prefix}-{split}*.parquet", f"{config}/partial-{split}/*.parquet"]
+
+
+class FleursAdapter(SourceAdapter):
+    name = "fleurs"
+    repo = "google/fleurs"
+    # The script-free parquet export. It is a bot branch that can move: results.json records what was read.
+    revision = "refs/convert/parquet"
+
+    def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        ds = self._hub(_parquet_export_patterns(language, self.split_names[split], "fleurs"), ctx, language)
+        ds = ds.rename_columns({"id": "sentence_id"})
+        group_names = ds.features["lang_group_id"].names if "lang_group_id" in ds.column_names else None
+        ds = _finish(ds, language, "path", {}, ["transcription", "raw_transcription", "lang_id", "sentence_id",
+                                                "lang_group_id", "gender", "num_samples"],
+                     lambda d: d.add_column("duration", [n / 16_000 for n in d["num_samples"]]), ctx)
+        if group_names:
+            ds = ds.cast_column("lang_group_id", datasets.ClassLabel(names=group_names))
+        return ds
+
+
+class MlsAdapter(SourceAdapter):
+    name = "mls"
+    repo = "facebook/multilingual_librispeech"
+    # "mls_without_script (#15)": the script-free parquet layout on main.
+    revision = "2e83e61823b4c47dcbcb1980bb88601274127609"
+    # XTREME-S trains on the 9 h limited-supervision split (spec 3.4).
+    split_names = {"train": "9_hours", "validation": "dev", "test": "test"}
+    folders = {"de": "german", "en": "english", "es": "spanish", "fr": "french", "it": "italian", "nl": "dutch",
+               "pl": "polish", "pt": "portuguese"}
+
+    def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        folder = self.folders[language]
+        s = self.split_names[split]
+        try:
+            ds = self._hub([f"{folder}/{s}-*.parquet", f"{folder}/{s}/*.parquet"], ctx, language)
+        except SourceError as err:
+            if language == "en":
+                raise LanguageUnavailable(
+                    "MLS English is not part of facebook/multilingual_librispeech (7 languages). Put an English "
+                    "copy with the same layout under <mirror_root>/facebook/multilingual_librispeech/english/, or "
+                    "run mls.en from a local folder with --data_dir.") from err
+            raise
+        duration = (lambda d: d.rename_column("audio_duration", "duration")) if "audio_duration" in \
+            ds.column_names else None
+        return _finish(ds, language, "id", {"transcript": "transcription"},
+                       ["transcription", "speaker_id", "audio_duration"], duration, ctx)
+
+
+class VoxPopuliAdapter(SourceAdapter):
+    name = "voxpopuli"
+    repo = "facebook/voxpopuli"
+    revision = "refs/convert/parquet"
+
+    def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        ds = self._hub(_parquet_export_patterns(language, self.split_names[split], "voxpopuli"), ctx, language)
+        return _finish(ds, language, "audio_id",
+                       {"normalized_text": "transcription", "raw_text": "raw_transcription"},
+                       ["transcription", "raw_transcription", "speaker_id", "gender"], None, ctx)
+
+
+class Minds14Adapter(SourceAdapter):
+    name = "minds14"
+    repo = "PolyAI/minds14"
+    revision = "main"
+    # The XTREME-S train/dev/test membership lives in the google/xtreme_s repo, not in PolyAI/minds14.
+    splits_repo = "google/xtreme_s"
+    splits_revision = "6689ba8f1044a59f860da50852eca5f09a01f8f2"
+    split_names = {"train": "train", "validation": "dev", "test": "test"}
+
+    def _split_ids(self, language: str, split: str, ctx: LoadContext) -> set[str]:
+        name = f"minds14_splits/{self.split_names[split]}_{language}.tsv"
+        (path,) = resolve_hub_files(self.splits_repo, self.splits_revision, [name], ctx)
+        opener = open if ctx.mirror else _hf_open(ctx)
+        with opener(path, encoding="utf-8") as f:
+            return {line.split("\t")[0].strip() for line in f if line.strip()}
+
+    def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        ds = self._hub([f"{language}/*.parquet", f"{language}/**/*.parquet", f"data/{language}*.parquet"], ctx,
+                       language)
+        keep = self._split_ids(language, split, ctx)
+        rel = ["/".join(p.replace("\\", "/").split("/")[-2:]) for p in ds["path"]]
+        ds = ds.add_column("rel_path", rel)
+        idx = [i for i, r in enumerate(rel) if r in keep]
+        if not idx:
+            raise SourceError(f"No MInDS-14 {language} rows match the {split} ids of {self.splits_repo}.")
+        ds = ds.select(idx)
+        return _finish(ds, language, "rel_path", {},
+                       ["transcription", "english_transcription", "intent_class", "lang_id"], None, ctx)
+
+
+def _hf_open(ctx: LoadContext) -> Callable:
+    from huggingface_hub import HfFileSystem
+
+    fs = HfFileSystem(token=ctx.token)
+    return lambda path, encoding="utf-8": fs.open(path.removeprefix("hf://"), "r", encoding=encoding)
+
+
+# ---- sources downloaded by hand ----------------------------------------------------------------------------
+
+
+def _read_tsv(path: Path) -> list[dict[str, str]]:
+    """Common Voice / CoVoST TSVs: unquoted, backslash-escaped (as the reference loader read them)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\"))
+
+
+def _require_dir(ctx: LoadContext, task: str, instructions: str) -> Path:
+    if not ctx.data_dir:
+        raise SourceError(f"{task} needs a manual download: {instructions} Then pass --data_dir=<that folder>.")
+    root = Path(ctx.data_dir).expanduser()
+    if not root.is_dir():
+        raise SourceError(f"--data_dir {root} does not exist. {task}: {instructions}")
+    return root
+
+
+class Covost2Adapter(SourceAdapter):
+    name = "covost2"
+    cv_names = {"zh": "zh-CN", "sv": "sv-SE"}  # Common Voice 4 folder names differ for these two
+    instructions = ("download Common Voice v4 (cv-corpus-4-2019-12-10) for the source language and extract it "
+                    "so that <data_dir>/<lang>/clips/*.mp3 and <data_dir>/<lang>/validated.tsv exist (lang as "
+                    "Common Voice names it: fr, de, zh-CN, sv-SE, ...), and put the CoVoST-2 file "
+                    "covost_v2.<lang>_en.tsv (from covost_v2.<lang>_en.tsv.tar.gz) in <data_dir>.")
+
+    def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        root = _require_dir(ctx, "CoVoST-2", self.instructions)
+        cv = self.cv_names.get(language, language)
+        lang_dir = root / cv
+        covost = next((p for p in (root / f"covost_v2.{cv}_en.tsv", lang_dir / f"covost_v2.{cv}_en.tsv")
+                       if p.is_file()), None)
+        if not (lang_dir / "validated.tsv").is_file() or covost is None:
+            raise SourceError(f"CoVoST-2 {language}->en: missing {lang_dir / 'validated.tsv'} or "
+                              f"covost_v2.{cv}_en.tsv. {self.instructions}")
+        sentences = {r["path"]: r for r in _read_tsv(lang_dir / "validated.tsv")}
+        wanted = {"train": ("train", "train_covost"), "validation": ("dev",), "test": ("test",)}[split]
+        rows = [r for r in _read_tsv(covost) if r.get("split") in wanted and r["path"] in sentences]
+        if not rows:
+            raise SourceError(f"CoVoST-2 {language}->en {split}: no rows of {covost} join {lang_dir/'validated.tsv'}.")
+        ctx.record.setdefault("files", []).append(str(covost))
+        ds = Dataset.from_dict({
+            "id": [r["path"] for r in rows],
+            "audio": [{"bytes": None, "path": str(lang_dir / "clips" / r["path"])} for r in rows],
+            "transcription": [sentences[r["path"]]["sentence"] for r in rows],
+            "translation": [r["translation"] for r in rows],
+        })
+        return _finish(ds, language, None, {}, ["transcription", "translation"], None, ctx)
+
+
+# Noise and event tags removed from BABEL transcripts, as the reference loader did (spec 3.4).
+BABEL_TAGS = ("(()) <no-speech> <sta> <int> <hes> <laugh> <breath> <foreign> <cough> <lipsmack> <click> <prompt> "
+              "<dtmf> <overlap> <ring> <male-to-female> <female-to-male>").split()
+BABEL_LDC = {"as": "IARPA_BABEL_OP1_102_LDC2016S06", "ka": "IARPA_BABEL_OP3_404_LDC2016S12",
+             "lo": "IARPA_Babel_203_LDC2017S08", "sw": "IARPA_BABEL_OP2_202_LDC2017S05",
+             "tl": "IARPA_BABEL_BP_106_LDC2016S13"}
+
+
+def parse_babel_transcript(path: Path) -> list[tuple[float, float, str]]:
+    """(start, end, text) segments of a BABEL transcription: alternating `[time]` and text lines."""
+    times: list[float] = []
+    texts: list[str] = []
+    for k, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        line = line.strip()
+        if k % 2 == 0:
+            if not (line.startswith("[") and line.endswith("]")):
+                raise SourceError(f"{path}:{k + 1}: expected a [time] line, got {line!r}")
+            times.append(float(line[1:-1]))
+        else:
+            for tag in BABEL_TAGS:
+                line = line.replace(tag, " ")
+            texts.append(re.sub(r"\s+", " ", line).strip())
+    return [(times[i], times[i + 1], t) for i, t in enumerate(texts) if t and i + 1 < len(times)]
+
+
+class BabelAdapter(SourceAdapter):
+    name = "babel"
+
+    def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        ldc = BABEL_LDC[language]
+        instructions = (f"get {ldc.split('_')[-1]} from https://catalog.ldc.upenn.edu/{ldc.split('_')[-1]} and "
+                        f"extract {ldc}.zip so that <data_dir>/conversational/{{training,dev}}/{{audio,"
+                        "transcription}} exist (or <data_dir>/<package folder>/conversational/...).")
+        root = _require_dir(ctx, f"BABEL {language}", instructions)
+        conv = root / "conversational"
+        if not conv.is_dir():
+            found = sorted(root.glob("*/conversational"))
+            if not found:
+                raise SourceError(f"No conversational/ folder under {root}. {instructions}")
+            conv = found[0]
+        part = "dev" if split == "test" else "training"
+        segments = []
+        for trans in sorted((conv / part / "transcription").glob("*.txt")):
+            audio = next((p for p in (conv / part / "audio" / (trans.stem + ext) for ext in (".sph", ".wav", ".flac"))
+                          if p.is_file()), None)
+            if audio is None:
+                raise SourceError(f"BABEL: no audio (.sph/.wav) for {trans} in {conv / part / 'audio'}")
+            for k, (start, end, text) in enumerate(parse_babel_transcript(trans)):
+                segments.append((f"{trans.stem}_{k + 1}", str(audio), start, end, text))
+        if split != "test":
+            # The reference loader: shuffle training segments with seed 42, first 90 % train, last 10 % dev.
+            random.Random(42).shuffle(segments)
+            cut = int(0.9 * len(segments))
+            segments = segments[:cut] if split == "train" else segments[cut:]
+        ds = Dataset.from_dict({
+            "id": [s[0] for s in segments],
+            "audio": [{"bytes": None, "path": s[1]} for s in segments],
+            "segment_start": [s[2] for s in segments],
+            "segment_end": [s[3] for s in segments],
+            "transcription": [s[4] for s in segments],
+        })
+        return _finish(ds, language, None, {}, ["transcription", "segment_start", "segment_end"],
+                       lambda d: d.add_column("duration", [e - s for s, e in zip(d["segment_start"],
+                                                                                 d["segment_end"], strict=True)]), ctx)
+
+
+class LocalFolderAdapter(SourceAdapter):
+    """A plain folder: `<split>.tsv` (audio `path` + XTREME-S columns, optional `language`, `id`, `duration`)
+    or `<split>/*.parquet` / `<split>*.parquet` with XTREME-S columns."""
+
+    name = "local"
+
+    def __init__(self, single_language: str | None):
+        self.single_language = single_language
+
+    @staticmethod
+    def detect(root: Path, split: str) -> bool:
+        return (root / f"{split}.tsv").is_file() or bool(glob.glob(str(root / f"{split}*.parquet"))) or \
+            bool(glob.glob(str(root / split / "*.parquet")))
+
+    def load_split(self, split: str, ctx: LoadContext) -> Dataset:
+        root = Path(ctx.data_dir or ".")
+        tsv = root / f"{split}.tsv"
+        if tsv.is_file():
+            rows = list(csv.DictReader(open(tsv, encoding="utf-8", newline=""), delimiter="\t",
+                                       quoting=csv.QUOTE_NONE))
+            if rows and "path" not in rows[0]:
+                raise SourceError(f"{tsv} needs a 'path' column (audio file, relative to {root}).")
+            cols = {k: [r[k] for r in rows] for k in (rows[0] if rows else {}) if k != "path"}
+            for k in ("intent_class", "lang_id"):
+                if k in cols:
+                    cols[k] = [int(v) for v in cols[k]]
+            if "duration" in cols:
+                cols["duration"] = [float(v) for v in cols["duration"]]
+            audio = [{"bytes": None, "path": str((root / r["path"]).resolve())} for r in rows]
+            ds = Dataset.from_dict({"audio": audio, **cols})
+            ctx.record.setdefault("files", []).append(str(tsv))
+        else:
+            files = sorted(glob.glob(str(root / split / "*.parquet"))) or sorted(glob.glob(str(root / f"{split}*.parquet")))
+            ds = load_parquet_files(files, ctx)
+            ctx.record.setdefault("files", []).extend(files)
+        if "language" not in ds.column_names:
+            if not self.single_language:
+                raise SourceError(f"{root}/{split}: a multi-language config needs a 'language' column.")
+            ds = ds.add_column("language", [self.single_language] * len(ds))
+        if "id" not in ds.column_names:
+            ds = ds.add_column("id", [f"{split}-{i}" for i in range(len(ds))])
+        if "duration" not in ds.column_names:
+            ds = add_header_durations(ds, ctx)
+        return ds
+
+
+ADAPTERS: dict[str, SourceAdapter] = {
+    a.name: a for a in (FleursAdapter(), MlsAdapter(), VoxPopuliAdapter(), Minds14Adapter(), Covost2Adapter(),
+                        BabelAdapter())
+}
+
+
+def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext) -> tuple[dict[str, Dataset], list[str]]:
+    """Every requested split of a task, all its languages concatenated, in the common schema.
+
+    Returns the splits and the languages that had to be left out (a `.all` config whose source lacks a
+    language, e.g. MLS English); a single-language config raises instead.
+    """
+    adapter = ADAPTERS[task.spec.source]
+    local = None
+    manual = task.spec.source in ("covost2", "babel")  # their --data_dir is the hand-downloaded layout
+    if ctx.data_dir and (not manual or all(LocalFolderAdapter.detect(Path(ctx.data_dir), s) for s in splits)):
+        local = LocalFolderAdapter(task.languages[0] if len(task.languages) == 1 else None)
+    out: dict[str, Dataset] = {}
+    missing: list[str] = []
+    for split in splits:
+        if split not in SPLITS:
+            raise SourceError(f"Unknown split '{split}'; XTREME-S splits are {', '.join(SPLITS)}.")
+        if local is not None:
+            ds = local.load_split(split, ctx)
+            ds = ds.filter(lambda lang: lang in task.languages, input_columns=["language"]) \
+                if len(task.languages) > 1 else ds
+            out[split] = ds
+            continue
+        parts = []
+        for lang in task.languages:
+            if lang in missing:
+                continue
+            try:
+                parts.append(adapter.load(lang, split, ctx))
+            except LanguageUnavailable as err:
+                if len(task.languages) == 1:
+                    raise
+                logger.debug("Leaving %s out of %s: %s", lang, task.config_name, err)
+                missing.append(lang)
+        if not parts:
+            raise SourceError(f"No data for {task.config_name} {split}: none of its languages was found.")
+        out[split] = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+    if missing:
+        logger.warning("%s: %d of %d languages are not available and are LEFT OUT (recorded in results.json as "
+                       "languages_missing): %s", task.config_name, len(missing), len(task.languages),
+                       " ".join(missing))
+    return out, missing
