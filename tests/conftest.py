@@ -26,10 +26,11 @@ def hf_cache(tmp_path_factory) -> Path:
     return path
 
 
-def run_cli(args: list[str], output_dir: Path, cache_dir: Path) -> dict:
-    """Run the real entry point in-process and return results.json."""
+def run_cli(args: list[str], output_dir: Path, cache_dir: Path) -> dict | None:
+    """Run the real entry point in-process and return results.json (None when the run writes none)."""
     from xtreme_s.cli import main
 
     main([*args, "--output_dir", str(output_dir), "--cache_dir", str(cache_dir), "--report_to", "none",
           "--disable_tqdm", "True", "--dataloader_num_workers", "0"])
-    return json.loads((output_dir / "results.json").read_text())
+    path = output_dir / "results.json"
+    return json.loads(path.read_text()) if path.exists() else None

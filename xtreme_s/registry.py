@@ -34,7 +34,9 @@ FLEURS_GROUPS: dict[str, tuple[str, ...]] = {
         "af_za am_et ff_sn lg_ug ha_ng ig_ng kam_ke ln_cd luo_ke nso_za ny_mw om_et sn_zw so_so sw_ke umb_ao wo_sn "
         "xh_za yo_ng zu_za".split()
     ),
-    "south_asian_sa": tuple("as_in bn_in gu_in hi_in kn_in ml_in mr_in ne_np or_in pa_in sd_in ta_in te_in ur_pk".split()),
+    "south_asian_sa": tuple(
+        "as_in bn_in gu_in hi_in kn_in ml_in mr_in ne_np or_in pa_in sd_in ta_in te_in ur_pk".split()
+    ),
     "south_east_asian_sea": tuple("my_mm ceb_ph fil_ph id_id jv_id km_kh lo_la ms_my mi_nz th_th vi_vn".split()),
     "chinese_japanase_korean_cjk": tuple("cmn_hans_cn yue_hant_hk ja_jp ko_kr".split()),
 }

@@ -115,6 +115,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
                    data_args.language_group)
     logger.info("Task %s (%s): %d language(s), family %s", task.name, task.config_name, len(task.languages),
                 task.spec.family)
+    family_cls = get_family(task.spec.family)  # fail before loading any data if the head is not available
     checkpoint = resume_checkpoint(training_args)
     set_seed(training_args.seed)
 
@@ -129,7 +130,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         raise ValueError("Nothing to do: pass --do_train, --do_eval and/or --do_predict.")
     data, ctx, missing = load_task_data(task, data_args, model_args, training_args, roles)
 
-    family = get_family(task.spec.family)(task, model_args, data_args, training_args)
+    family = family_cls(task, model_args, data_args, training_args)
     if "train" in data:
         data["train"] = _limit(_filter_train(data["train"], data_args, family), data_args.max_train_samples)
     for role, limit in (("eval", data_args.max_eval_samples), ("predict", data_args.max_predict_samples)):

@@ -432,7 +432,8 @@ class LocalFolderAdapter(SourceAdapter):
             ds = Dataset.from_dict({"audio": audio, **cols})
             ctx.record.setdefault("files", []).append(str(tsv))
         else:
-            files = sorted(glob.glob(str(root / split / "*.parquet"))) or sorted(glob.glob(str(root / f"{split}*.parquet")))
+            files = sorted(glob.glob(str(root / split / "*.parquet"))) or \
+                sorted(glob.glob(str(root / f"{split}*.parquet")))
             ds = load_parquet_files(files, ctx)
             ctx.record.setdefault("files", []).extend(files)
         if "language" not in ds.column_names:

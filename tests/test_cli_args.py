@@ -1,0 +1,304 @@
+"""The seed README's command lines and config files parse into the expected arguments."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+
+from xtreme_s.args import parse_args, translate_legacy_flags
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # transformers renames gradient_checkpointing
+
+# seed_xtreme_s_readme.md, as written (minus `python run_xtreme_s.py` / the torch.distributed.launch prefix).
+GENERIC = r"""
+    --model_name_or_path="facebook/wav2vec2-xls-r-300m" \
+    --dataset_name="google/xtreme_s" \
+    --dataset_config_name="${TASK_NAME}" \
+    --eval_split_name="validation" \
+    --output_dir="xtreme_s_xlsr_${TASK_NAME}" \
+    --num_train_epochs=100 \
+    --per_device_train_batch_size=32 \
+    --learning_rate="3e-4" \
+    --target_column_name="transcription" \
+    --save_steps=500 \
+    --eval_steps=500 \
+    --freeze_feature_encoder \
+    --gradient_checkpointing \
+    --fp16 \
+    --group_by_length \
+    --do_train \
+    --do_eval \
+    --push_to_hub
+"""
+
+MLS = r"""
+    --model_name_or_path="facebook/wav2vec2-xls-r-300m" \
+    --dataset_name="google/xtreme_s" \
+    --dataset_config_name="mls.all" \
+    --eval_split_name="test" \
+    --output_dir="xtreme_s_xlsr_300m_mls" \
+    --overwrite_output_dir \
+    --num_train_epochs=100 \
+    --per_device_train_batch_size=4 \
+    --per_device_eval_batch_size=1 \
+    --gradient_accumulation_steps=2 \
+    --learning_rate="3e-4" \
+    --warmup_steps=3000 \
+    --evaluation_strategy="steps" \
+    --target_column_name="transcription" \
+    --max_duration_in_seconds=20 \
+    --save_steps=500 \
+    --eval_steps=500 \
+    --logging_steps=1 \
+    --layerdrop=0.0 \
+    --mask_time_prob=0.3 \
+    --mask_time_length=10 \
+    --mask_feature_prob=0.1 \
+    --mask_feature_length=64 \
+    --freeze_feature_encoder \
+    --gradient_checkpointing \
+    --fp16 \
+    --group_by_length \
+    --do_train \
+    --do_eval \
+    --metric_for_best_model="wer" \
+    --greater_is_better=False \
+    --load_best_model_at_end \
+    --push_to_hub
+"""
+
+MINDS14 = r"""
+    --model_name_or_path="facebook/wav2vec2-xls-r-300m" \
+    --dataset_name="google/xtreme_s" \
+    --dataset_config_name="minds14.all" \
+    --eval_split_name="test" \
+    --output_dir="xtreme_s_xlsr_300m_minds14" \
+    --overwrite_output_dir \
+    --num_train_epochs=50 \
+    --per_device_train_batch_size=32 \
+    --per_device_eval_batch_size=8 \
+    --gradient_accumulation_steps=1 \
+    --learning_rate="3e-4" \
+    --warmup_steps=1500 \
+    --evaluation_strategy="steps" \
+    --target_column_name="intent_class" \
+    --max_duration_in_seconds=30 \
+    --save_steps=200 \
+    --eval_steps=200 \
+    --logging_steps=1 \
+    --layerdrop=0.0 \
+    --mask_time_prob=0.3 \
+    --mask_time_length=10 \
+    --mask_feature_prob=0.1 \
+    --mask_feature_length=64 \
+    --freeze_feature_encoder \
+    --gradient_checkpointing \
+    --fp16 \
+    --group_by_length \
+    --do_train \
+    --do_eval \
+    --metric_for_best_model="f1" \
+    --greater_is_better=True \
+    --load_best_model_at_end \
+    --push_to_hub
+"""
+
+
+def shell_words(command: str, output_dir, task_name: str = "mls.all") -> list[str]:
+    """What the shell would pass: continuation lines joined, ${TASK_NAME} expanded, quotes removed."""
+    argv = shlex.split(command.replace("\\\n", " ").replace("${TASK_NAME}", task_name))
+    return [f"--output_dir={output_dir}" if a.startswith("--output_dir=") else a for a in argv]
+
+
+def test_generic_command_line(tmp_path):
+    m, d, t = parse_args(shell_words(GENERIC, tmp_path / "out"))
+    assert m.model_name_or_path == "facebook/wav2vec2-xls-r-300m"
+    assert m.freeze_feature_encoder is True
+    assert d.dataset_name == "google/xtreme_s"
+    assert d.dataset_config_name == "mls.all"
+    assert d.eval_split_name == "validation"
+    assert d.target_column_name == "transcription"
+    assert t.output_dir == str(tmp_path / "out")
+    assert t.num_train_epochs == 100
+    assert t.per_device_train_batch_size == 32
+    assert t.learning_rate == pytest.approx(3e-4)
+    assert (t.save_steps, t.eval_steps) == (500, 500)
+    assert t.gradient_checkpointing is True
+    assert t.fp16 is True
+    assert t.train_sampling_strategy == "group_by_length"
+    assert t.do_train and t.do_eval
+    assert t.push_to_hub is True
+    assert t.overwrite_output_dir is False
+
+
+def test_mls_command_line(tmp_path):
+    m, d, t = parse_args(shell_words(MLS, tmp_path / "mls"))
+    assert d.dataset_config_name == "mls.all"
+    assert d.eval_split_name == "test"
+    assert d.target_column_name == "transcription"
+    assert d.max_duration_in_seconds == 20
+    assert t.overwrite_output_dir is True
+    assert t.eval_strategy == "steps"
+    assert t.train_sampling_strategy == "group_by_length"
+    assert t.learning_rate == pytest.approx(3e-4)
+    assert (t.per_device_train_batch_size, t.per_device_eval_batch_size, t.gradient_accumulation_steps) == (4, 1, 2)
+    assert t.warmup_steps == 3000
+    assert t.num_train_epochs == 100
+    assert t.logging_steps == 1
+    assert m.layerdrop == 0.0
+    assert m.mask_time_prob == pytest.approx(0.3)
+    assert m.mask_time_length == 10
+    assert m.mask_feature_prob == pytest.approx(0.1)
+    assert m.mask_feature_length == 64
+    assert m.freeze_feature_encoder is True
+    assert t.metric_for_best_model == "wer"
+    assert t.greater_is_better is False
+    assert t.load_best_model_at_end is True
+    assert t.fp16 is True and t.push_to_hub is True
+
+
+def test_minds14_command_line(tmp_path):
+    m, d, t = parse_args(shell_words(MINDS14, tmp_path / "minds"))
+    assert d.dataset_config_name == "minds14.all"
+    assert d.target_column_name == "intent_class"
+    assert d.max_duration_in_seconds == 30
+    assert t.overwrite_output_dir is True
+    assert t.eval_strategy == "steps"
+    assert t.train_sampling_strategy == "group_by_length"
+    assert t.learning_rate == pytest.approx(3e-4)
+    assert (t.per_device_train_batch_size, t.per_device_eval_batch_size) == (32, 8)
+    assert (t.save_steps, t.eval_steps, t.warmup_steps, t.num_train_epochs) == (200, 200, 1500, 50)
+    assert m.mask_time_prob == pytest.approx(0.3)
+    assert t.metric_for_best_model == "f1"
+    assert t.greater_is_better is True
+
+
+def test_defaults_without_reference_flags(tmp_path):
+    m, d, t = parse_args(["--output_dir", str(tmp_path)])
+    assert t.train_sampling_strategy != "group_by_length"
+    assert t.overwrite_output_dir is False
+    assert d.max_duration_in_seconds == 30.0
+    assert d.text_normalization == "xtreme_s"
+    assert m.freeze_feature_encoder is True
+
+
+def test_yaml_config_with_cli_overrides(tmp_path):
+    cfg = tmp_path / "mls.yaml"
+    cfg.write_text(
+        "dataset_config_name: mls.all\n"
+        "learning_rate: 3.0e-4\n"
+        "mask_time_prob: 0.3\n"
+        "max_duration_in_seconds: 20\n"
+        "do_train: true\n"
+        "greater_is_better: false\n"
+        "metric_for_best_model: wer\n"
+        "evaluation_strategy: steps\n"  # legacy names work in config files too
+        "group_by_length: true\n"
+        "chars_to_ignore: [',', '?']\n"
+        f"output_dir: {tmp_path / 'from_yaml'}\n",
+        encoding="utf-8",
+    )
+    m, d, t = parse_args([str(cfg), "--learning_rate", "1e-5", "--max_duration_in_seconds=15",
+                          "--output_dir", str(tmp_path / "cli")])
+    assert d.dataset_config_name == "mls.all"
+    assert m.mask_time_prob == pytest.approx(0.3)
+    assert t.do_train is True
+    assert t.greater_is_better is False
+    assert t.metric_for_best_model == "wer"
+    assert t.eval_strategy == "steps"
+    assert t.train_sampling_strategy == "group_by_length"
+    assert d.chars_to_ignore == [",", "?"]
+    # The command line wins.
+    assert t.learning_rate == pytest.approx(1e-5)
+    assert d.max_duration_in_seconds == 15
+    assert t.output_dir == str(tmp_path / "cli")
+
+
+def test_json_config_flag(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"dataset_config_name": "minds14.all", "learning_rate": 1e-4,
+                               "target_column_name": "intent_class", "greater_is_better": True}), encoding="utf-8")
+    m, d, t = parse_args(["--output_dir", str(tmp_path), "--config", str(cfg), "--learning_rate", "2e-4"])
+    assert d.dataset_config_name == "minds14.all"
+    assert d.target_column_name == "intent_class"
+    assert t.greater_is_better is True
+    assert t.learning_rate == pytest.approx(2e-4)
+
+
+def test_positional_yaml_then_config_flag(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("dataset_config_name: mls.all\nmask_time_prob: 0.3\n", encoding="utf-8")
+    over = tmp_path / "over.json"
+    over.write_text(json.dumps({"dataset_config_name": "voxpopuli.all"}), encoding="utf-8")
+    m, d, t = parse_args([str(base), "--config", str(over), "--output_dir", str(tmp_path)])
+    assert d.dataset_config_name == "voxpopuli.all"  # --config file overrides the positional one
+    assert m.mask_time_prob == pytest.approx(0.3)
+
+
+@pytest.mark.xfail(reason="parse_args only recognises `--config FILE`; `--config=FILE` reaches HfArgumentParser "
+                          "and fails with 'Some specified arguments are not used'", strict=True)
+def test_config_flag_with_equals(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"dataset_config_name": "minds14.all"}), encoding="utf-8")
+    _, d, _ = parse_args([f"--config={cfg}", "--output_dir", str(tmp_path)])
+    assert d.dataset_config_name == "minds14.all"
+
+
+def test_config_file_must_be_a_mapping(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="mapping"):
+        parse_args([str(cfg), "--output_dir", str(tmp_path)])
+
+
+@pytest.mark.parametrize("flags", [["--local-rank", "0"], ["--local-rank=0"], ["--local_rank=0"]])
+def test_local_rank_from_launcher_is_accepted(tmp_path, flags):
+    _, _, t = parse_args([*flags, "--output_dir", str(tmp_path)])
+    assert t.local_rank == 0
+
+
+@pytest.mark.parametrize("flags", [["--group_by_length", "False"], ["--group_by_length=false"],
+                                   ["--group_by_length", "0"]])
+def test_group_by_length_false_does_not_group(tmp_path, flags):
+    _, _, t = parse_args([*flags, "--do_train", "--output_dir", str(tmp_path)])
+    assert t.train_sampling_strategy != "group_by_length"
+    assert t.do_train is True  # the following flag was not swallowed
+
+
+@pytest.mark.parametrize("flags", [["--group_by_length", "True"], ["--group_by_length=1"], ["--group_by_length"]])
+def test_group_by_length_true_groups(tmp_path, flags):
+    _, _, t = parse_args([*flags, "--output_dir", str(tmp_path)])
+    assert t.train_sampling_strategy == "group_by_length"
+
+
+@pytest.mark.xfail(reason="translate_legacy_flags only treats true/1 as true: `--group_by_length=yes` (a value "
+                          "transformers' string_to_bool accepts) silently disables grouping, and "
+                          "`--group_by_length yes` leaves a stray 'yes' that HfArgumentParser rejects", strict=True)
+@pytest.mark.parametrize("flags", [["--group_by_length=yes"], ["--group_by_length", "yes"]])
+def test_group_by_length_yes_groups(tmp_path, flags):
+    _, _, t = parse_args([*flags, "--output_dir", str(tmp_path)])
+    assert t.train_sampling_strategy == "group_by_length"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--evaluation_strategy", "steps"], ["--eval_strategy", "steps"]),
+        (["--evaluation_strategy=steps"], ["--eval_strategy=steps"]),
+        (["--evaluation-strategy", "epoch"], ["--eval_strategy", "epoch"]),
+        (["--no_cuda"], ["--use_cpu"]),
+        (["--push_to_hub_token", "tok"], ["--hub_token", "tok"]),
+        (["--group_by_length"], ["--train_sampling_strategy", "group_by_length"]),
+        (["--group-by-length", "--do_train"], ["--train_sampling_strategy", "group_by_length", "--do_train"]),
+        (["--group_by_length", "True", "--fp16"], ["--train_sampling_strategy", "group_by_length", "--fp16"]),
+        (["--group_by_length", "false", "--fp16"], ["--fp16"]),
+        (["--group_by_length=False"], []),
+        (["--group_by_length=TRUE"], ["--train_sampling_strategy", "group_by_length"]),
+        (["--learning_rate", "3e-4", "--do_eval"], ["--learning_rate", "3e-4", "--do_eval"]),
+        ([], []),
+    ],
+)
+def test_translate_legacy_flags(argv, expected):
+    assert translate_legacy_flags(argv) == expected

@@ -1,0 +1,101 @@
+"""The real entry point on the mini benchmark: train, evaluate, predict, report; and proof that it learns."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import TINY_MODEL, run_cli
+
+from xtreme_s.text import TextNormalizer
+
+QUICK = ["--mini", "--do_train", "--do_eval", "--do_predict", "--max_steps", "4", "--per_device_train_batch_size",
+         "4", "--per_device_eval_batch_size", "4", "--eval_strategy", "no", "--save_strategy", "no",
+         "--learning_rate", "1e-3"]
+
+
+@pytest.mark.parametrize("config", ["voxpopuli.all", "mls.pl", "babel.sw"])
+def test_ctc_train_eval_predict_writes_results(config, tmp_path, hf_cache):
+    out = tmp_path / "run"
+    results = run_cli(["--dataset_config_name", config, *QUICK], out, hf_cache)
+    assert results["task"] == config.split(".")[0] and results["config_name"] == config
+    assert results["family"] == "ctc" and results["model"] == str(TINY_MODEL)
+    test = results["splits"]["test"]
+    assert set(test["per_language"]) == set(results["languages"])
+    for scope in ("macro", "pooled"):
+        assert set(test[scope]) == {"wer", "cer"}
+    assert sum(row["num_examples"] for row in test["per_language"].values()) == test["num_examples"]
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(lines) == test["num_examples"]
+    assert set(lines[0]) == {"id", "language", "prediction", "reference"}
+    assert (out / "eval_predictions.jsonl").exists() and (out / "predict_results.json").exists()
+    for name in ("vocab.json", "config.json", "model.safetensors"):
+        assert (out / name).exists(), name
+    # The saved run is a usable checkpoint: processor and model reload and agree on the vocabulary size.
+    from transformers import AutoModelForCTC, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(out)
+    assert AutoModelForCTC.from_pretrained(out).config.vocab_size == len(processor.tokenizer)
+
+
+def test_vocabulary_comes_from_training_split_only(tmp_path, hf_cache):
+    out = tmp_path / "run"
+    results = run_cli(["--dataset_config_name", "fleurs.all", "--preprocessing_only", *QUICK], out, hf_cache)
+    assert results is None  # preprocessing stops before training: no results
+    vocab = json.loads((out / "vocab.json").read_text())
+    assert vocab["|"] == 0 and (vocab["[UNK]"], vocab["[PAD]"]) == (len(vocab) - 2, len(vocab) - 1)
+    assert not (out / "model.safetensors").exists()
+    from conftest import MINI_HUB
+
+    from xtreme_s.registry import resolve
+    from xtreme_s.sources import LoadContext, load_splits
+
+    splits, _ = load_splits(resolve("fleurs.all"), ["train"], LoadContext(mirror_root=str(MINI_HUB),
+                                                                          cache_dir=str(hf_cache)))
+    norm = TextNormalizer()
+    train_chars = {c for t in splits["train"]["transcription"] for c in norm(t)} - {" "}
+    assert set(vocab) - {"|", "[UNK]", "[PAD]"} == train_chars
+
+
+def test_preprocessing_cache_holds_no_waveforms(tmp_path, hf_cache):
+    """The cache may hold the source's encoded audio (the parquet it was given) but never decoded float arrays."""
+    import pyarrow as pa
+
+    run_cli(["--dataset_config_name", "voxpopuli.pl", *QUICK], tmp_path / "run", hf_cache)
+    for arrow in hf_cache.rglob("*.arrow"):
+        with pa.memory_map(str(arrow)) as source:
+            schema = pa.ipc.open_stream(source).schema
+        for f in schema:
+            assert f.name not in ("input_values", "array"), (arrow, f.name)
+            assert not pa.types.is_list(f.type) or not pa.types.is_floating(f.type.value_type), (arrow, f)
+
+
+def test_existing_finished_run_is_not_overwritten(tmp_path, hf_cache):
+    out = tmp_path / "run"
+    run_cli(["--dataset_config_name", "mls.de", *QUICK], out, hf_cache)
+    with pytest.raises(FileExistsError, match="finished run"):
+        run_cli(["--dataset_config_name", "mls.de", *QUICK], out, hf_cache)
+    run_cli(["--dataset_config_name", "mls.de", "--overwrite_output_dir", *QUICK], out, hf_cache)
+
+
+def test_fp16_without_gpu_is_a_clear_message(tmp_path, hf_cache, caplog):
+    run_cli(["--dataset_config_name", "mls.de", "--fp16", *QUICK], tmp_path / "run", hf_cache)
+    assert any("fp16 needs a CUDA GPU" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+def test_tiny_model_learns_to_transcribe(tmp_path, hf_cache):
+    """Overfit a handful of utterances: CER must fall far below its starting value (about 1.0)."""
+    out = tmp_path / "overfit"
+    results = run_cli([
+        "--mini", "--dataset_config_name", "fleurs.en_us", "--do_train", "--do_eval", "--eval_split_name", "train",
+        "--max_steps", "300", "--learning_rate", "3e-3", "--warmup_steps", "30", "--per_device_train_batch_size",
+        "10", "--per_device_eval_batch_size", "10", "--eval_strategy", "steps", "--eval_steps", "300",
+        "--eval_on_start", "True", "--save_strategy", "no", "--mask_time_prob", "0", "--freeze_feature_encoder",
+        "False", "--logging_steps", "50", "--seed", "0",
+    ], out, hf_cache)
+    state = json.loads((out / "trainer_state.json").read_text())
+    evals = [h for h in state["log_history"] if "eval_cer" in h]
+    start, end = evals[0]["eval_cer"], results["splits"]["train"]["macro"]["cer"]
+    assert start > 0.9, start
+    assert end < 0.35 * start, (start, end)
