@@ -237,8 +237,6 @@ def test_positional_yaml_then_config_flag(tmp_path):
     assert m.mask_time_prob == pytest.approx(0.3)
 
 
-@pytest.mark.xfail(reason="parse_args only recognises `--config FILE`; `--config=FILE` reaches HfArgumentParser "
-                          "and fails with 'Some specified arguments are not used'", strict=True)
 def test_config_flag_with_equals(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"dataset_config_name": "minds14.all"}), encoding="utf-8")
@@ -273,9 +271,6 @@ def test_group_by_length_true_groups(tmp_path, flags):
     assert t.train_sampling_strategy == "group_by_length"
 
 
-@pytest.mark.xfail(reason="translate_legacy_flags only treats true/1 as true: `--group_by_length=yes` (a value "
-                          "transformers' string_to_bool accepts) silently disables grouping, and "
-                          "`--group_by_length yes` leaves a stray 'yes' that HfArgumentParser rejects", strict=True)
 @pytest.mark.parametrize("flags", [["--group_by_length=yes"], ["--group_by_length", "yes"]])
 def test_group_by_length_yes_groups(tmp_path, flags):
     _, _, t = parse_args([*flags, "--output_dir", str(tmp_path)])

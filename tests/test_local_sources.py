@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -75,12 +76,22 @@ def test_single_language_config_reads_the_folder(tmp_path):
     assert [row["audio"]["path"] for row in train] == [str((root / r[0]).resolve()) for r in TRAIN[:2]]
 
 
-@pytest.mark.xfail(reason="load_splits filters a local folder by language only for multi-language configs "
-                          "(`if len(task.languages) > 1`): voxpopuli.pl on a mixed-language manifest also returns "
-                          "the de and sw rows", strict=True)
 def test_single_language_config_drops_other_languages(folder):
     out, _ = load_splits(registry.resolve("voxpopuli.pl"), ["train"], LoadContext(data_dir=str(folder)))
     assert out["train"]["language"] == ["pl", "pl"]
+
+
+def test_folder_without_any_config_language_is_an_error(tmp_path):
+    root = write_folder(tmp_path / "upper", {"train": [(p, sr, s, lang.upper(), t) for p, sr, s, lang, t in TRAIN]})
+    with pytest.raises(SourceError):
+        load_splits(registry.resolve("voxpopuli.all"), ["train"], LoadContext(data_dir=str(root)))
+
+
+def test_manifest_file_is_closed(folder):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        load_splits(registry.resolve("voxpopuli.all"), ["validation"], LoadContext(data_dir=str(folder)))
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 def test_single_language_config_without_language_column(tmp_path):

@@ -91,11 +91,6 @@ def test_covost2_en_to_x_rejected_with_x_to_en_only_message(tgt):
         resolve(f"covost2.en.{tgt}")
 
 
-@pytest.mark.xfail(
-    reason="registry.resolve suggests covost2.<tgt>.en for any covost2.en.<tgt>, even where that is no valid "
-           "config (covost2.en.sw -> 'e.g. covost2.sw.en'; --task covost2 --language en -> 'covost2.en.en')",
-    strict=True,
-)
 @pytest.mark.parametrize("config", ["covost2.en.sw", "covost2.en.en"])
 def test_covost2_en_to_x_message_only_suggests_valid_configs(config):
     with pytest.raises(UnknownTaskError) as err:

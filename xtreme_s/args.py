@@ -141,6 +141,10 @@ EXPANDED_FLAGS = {"--group_by_length": ["--train_sampling_strategy", "group_by_l
                   "--group-by-length": ["--train_sampling_strategy", "group_by_length"]}
 
 
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
 def translate_legacy_flags(argv: list[str]) -> list[str]:
     """Rewrite the flags transformers 5 renamed or removed (reference command lines keep working)."""
     out: list[str] = []
@@ -151,12 +155,14 @@ def translate_legacy_flags(argv: list[str]) -> list[str]:
         if name in RENAMED_FLAGS:
             out.append(RENAMED_FLAGS[name] + (eq + value if eq else ""))
         elif name in EXPANDED_FLAGS:
-            # `--group_by_length` may be followed by an explicit boolean.
+            # `--group_by_length` may be followed by an explicit boolean (the spellings transformers accepts).
             explicit = value if eq else (argv[i + 1] if i + 1 < len(argv) and argv[i + 1].lower() in
-                                         ("true", "false", "1", "0") else None)
+                                         _TRUE | _FALSE else None)
             if explicit is not None and not eq:
                 i += 1
-            if explicit is None or explicit.lower() in ("true", "1"):
+            if explicit is not None and explicit.lower() not in _TRUE | _FALSE:
+                raise ValueError(f"{name} takes a boolean, not {explicit!r}")
+            if explicit is None or explicit.lower() in _TRUE:
                 out += EXPANDED_FLAGS[name]
         else:
             out.append(arg)
@@ -170,10 +176,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     config: dict = {}
     if argv and argv[0].endswith((".yaml", ".yml", ".json")) and not argv[0].startswith("-"):
         config = load_config_file(argv.pop(0))
-    if "--config" in argv:
-        i = argv.index("--config")
-        config = {**config, **load_config_file(argv[i + 1])}
-        del argv[i:i + 2]
+    for i, arg in enumerate(argv):
+        if arg == "--config" or arg.startswith("--config="):
+            path = arg.partition("=")[2] if "=" in arg else argv[i + 1]
+            config = {**config, **load_config_file(path)}
+            del argv[i:i + (1 if "=" in arg else 2)]
+            break
     full = translate_legacy_flags(_to_argv(config) + argv)
     if "--mini" in full and "--output_dir" not in full:
         full += ["--output_dir", "outputs/mini"]

@@ -43,7 +43,7 @@ def _rate(errors: int, total: int) -> float:
     # A reference set with no words at all: any hypothesis word is an insertion; report it rather than divide
     # by zero (the reference metric would crash here).
     if total == 0:
-        return 0.0 if errors == 0 else float("inf")
+        return float("nan") if errors == 0 else float("inf")
     return errors / total
 
 

@@ -176,6 +176,9 @@ def resolve(
     language_group: str | None = None,
 ) -> ResolvedTask:
     """Turn `--dataset_config_name` (or `--task` + `--language`) into a task and its languages."""
+    if config_name is not None and language is not None:
+        raise UnknownTaskError(f"Give either --dataset_config_name ({config_name}) or --language ({language}), "
+                               "not both.")
     if config_name is None:
         if task is None:
             raise UnknownTaskError("Give --dataset_config_name (e.g. mls.all) or --task with --language.")
@@ -188,8 +191,10 @@ def resolve(
     valid = all_config_names()
     if config_name not in valid:
         if prefix == "covost2" and rest.startswith("en."):
-            raise UnknownTaskError(f"'{config_name}' is an en->X direction; XTREME-S uses CoVoST-2 X->en only "
-                                   f"(e.g. covost2.{rest.split('.')[-1]}.en).")
+            reverse = f"covost2.{rest.split('.')[-1]}.en"
+            hint = f" (the reverse direction is {reverse})" if reverse in valid else \
+                f"; X->en configs: {', '.join(n for n in valid if n.startswith('covost2.'))}"
+            raise UnknownTaskError(f"'{config_name}' is an en->X direction; XTREME-S uses CoVoST-2 X->en only{hint}.")
         if prefix == "babel" and rest == "all":
             raise UnknownTaskError("BABEL has no 'babel.all' config; choose one of " +
                                    ", ".join(f"babel.{lang}" for lang in BABEL_LANGUAGES))

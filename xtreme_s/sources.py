@@ -418,8 +418,8 @@ class LocalFolderAdapter(SourceAdapter):
         root = Path(ctx.data_dir or ".")
         tsv = root / f"{split}.tsv"
         if tsv.is_file():
-            rows = list(csv.DictReader(open(tsv, encoding="utf-8", newline=""), delimiter="\t",
-                                       quoting=csv.QUOTE_NONE))
+            with open(tsv, encoding="utf-8", newline="") as f:
+                rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
             if rows and "path" not in rows[0]:
                 raise SourceError(f"{tsv} needs a 'path' column (audio file, relative to {root}).")
             cols = {k: [r[k] for r in rows] for k in (rows[0] if rows else {}) if k != "path"}
@@ -466,13 +466,21 @@ def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext) -> tupl
         local = LocalFolderAdapter(task.languages[0] if len(task.languages) == 1 else None)
     out: dict[str, Dataset] = {}
     missing: list[str] = []
+    wanted = set(task.languages)
     for split in splits:
         if split not in SPLITS:
             raise SourceError(f"Unknown split '{split}'; XTREME-S splits are {', '.join(SPLITS)}.")
         if local is not None:
             ds = local.load_split(split, ctx)
-            ds = ds.filter(lambda lang: lang in task.languages, input_columns=["language"]) \
-                if len(task.languages) > 1 else ds
+            found = set(ds.unique("language"))
+            if not found & wanted:
+                raise SourceError(f"{ctx.data_dir} {split}: no row is in the languages of {task.config_name} "
+                                  f"(found {', '.join(sorted(found)) or 'none'}; codes must match, e.g. "
+                                  f"{', '.join(task.languages[:3])}).")
+            if found - wanted:
+                logger.warning("%s %s: ignoring rows of languages outside %s: %s", ctx.data_dir, split,
+                               task.config_name, ", ".join(sorted(found - wanted)))
+                ds = ds.filter(lambda lang: lang in wanted, input_columns=["language"])
             out[split] = ds
             continue
         parts = []
