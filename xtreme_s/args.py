@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,21 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Start afresh in a non-empty --output_dir instead of resuming from its "
                                          "last checkpoint (transformers 5 removed this flag; we keep it)."})
+    dataloader_num_workers: int | None = field(
+        default=None, metadata={"help": "DataLoader worker processes; they decode and resample the audio. "
+                                        "Default: min(4, CPU cores). 0 decodes in the training process."})
+
+    def __post_init__(self):
+        if self.dataloader_num_workers is None:
+            self.dataloader_num_workers = min(4, os.cpu_count() or 1)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not self.use_cpu:
+            import torch
+
+            if not torch.cuda.is_available():
+                # Without this, accelerate leaves torchrun's CPU processes unaware of each other: each would train
+                # the whole model alone and write the same output directory.
+                self.use_cpu = True
+        super().__post_init__()
 
 
 def _to_argv(config: dict) -> list[str]:

@@ -25,6 +25,9 @@ from .trainer import SpeechSeq2SeqTrainer, SpeechTrainer
 
 logger = logging.getLogger("xtreme_s")
 
+HUB_TASKS = {"ctc": "automatic-speech-recognition", "seq2seq": "automatic-speech-recognition",
+             "classification": "audio-classification"}
+
 
 def setup_logging(args: XtremeSTrainingArguments) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
@@ -214,4 +217,9 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     if payload["splits"]:
         logger.info("\n%s", reporting.format_summary(payload))
     logger.info("Wrote %s", path)
+    if training_args.push_to_hub:
+        # The Trainer's own hub support: model, processor, its model card, and our results.json (in output_dir).
+        trainer.push_to_hub(finetuned_from=model_args.model_name_or_path, dataset="google/xtreme_s",
+                            dataset_tags="google/xtreme_s", dataset_args=task.config_name,
+                            tasks=HUB_TASKS.get(task.spec.family), tags=["xtreme-s", task.name])
     return payload

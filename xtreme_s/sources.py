@@ -23,7 +23,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import datasets
 from datasets import Audio, Dataset
@@ -81,8 +80,8 @@ def resolve_hub_files(repo: str, revision: str | None, patterns: list[str], ctx:
     from huggingface_hub import HfFileSystem
 
     fs = HfFileSystem(token=ctx.token)
-    rev = revision or "main"
-    root = f"datasets/{repo}@{quote(rev, safe='')}"
+    sha = resolve_revision(repo, revision or "main", ctx)
+    root = f"datasets/{repo}@{sha}"
     for pattern in patterns:
         try:
             files = sorted(fs.glob(f"{root}/{pattern}"))
@@ -94,8 +93,34 @@ def resolve_hub_files(repo: str, revision: str | None, patterns: list[str], ctx:
                 logger.warning("Only a PARTIAL parquet export exists for hf://%s/%s: results will not be "
                                "comparable to the full split.", root, pattern)
             return [f"hf://{f}" for f in files]
-    raise SourceError(f"No files match {patterns} in hf://{root}. The Hub layout may have changed; pass "
-                      "--dataset_revision to pin another revision, or use --data_dir with a local copy.")
+    raise SourceError(f"No files match {patterns} in hf://{root} ({repo} @ {revision}). The Hub layout may have "
+                      "changed; pass --dataset_revision to pin another revision, or use --data_dir with a local copy.")
+
+
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def resolve_revision(repo: str, revision: str, ctx: LoadContext) -> str:
+    """Turn a branch (such as the bot's `refs/convert/parquet`) into its commit once per run.
+
+    Every file of the run is then read at that one commit, even if the bot rewrites the branch meanwhile, and
+    results.json records it, so a run can be repeated exactly with `--dataset_revision <sha>`.
+    """
+    revisions = ctx.record.setdefault("revisions", {})
+    if repo in revisions and revisions[repo]["requested"] == revision:
+        return revisions[repo]["commit"]
+    if _SHA.match(revision):
+        sha = revision
+    else:
+        from huggingface_hub import HfApi
+
+        try:
+            sha = HfApi(token=ctx.token).dataset_info(repo, revision=revision).sha
+        except Exception as err:
+            raise SourceError(f"Cannot resolve {repo} @ {revision} on the Hub: {err}. Offline? Point --mirror_root "
+                              f"(or ${MIRROR_ENV}) at a local copy with the same layout.") from err
+    revisions[repo] = {"requested": revision, "commit": sha}
+    return sha
 
 
 def load_parquet_files(files: list[str], ctx: LoadContext) -> Dataset:
@@ -180,7 +205,9 @@ class SourceAdapter:
                 raise LanguageUnavailable(f"{language} is not in the mirror {ctx.mirror}/{self.repo}") from err
             raise
         ctx.record.setdefault("files", []).extend(files)
-        ctx.record.setdefault("revisions", {})[self.repo] = "mirror" if ctx.mirror else revision
+        if ctx.mirror:
+            ctx.record.setdefault("revisions", {})[self.repo] = {"requested": revision, "commit": None,
+                                                                  "mirror": ctx.mirror}
         return load_parquet_files(files, ctx)
 
 
