@@ -57,17 +57,23 @@ def test_vocabulary_comes_from_training_split_only(tmp_path, hf_cache):
     assert set(vocab) - {"|", "[UNK]", "[PAD]"} == train_chars
 
 
-def test_preprocessing_cache_holds_no_waveforms(tmp_path, hf_cache):
-    """The cache may hold the source's encoded audio (the parquet it was given) but never decoded float arrays."""
+def test_preprocessing_cache_holds_no_waveforms(tmp_path):
+    """The cache holds the source as read (encoded audio, once) and small derived columns, never float arrays,
+    and no second copy of the audio (a cast or map over the audio column would write one)."""
     import pyarrow as pa
 
-    run_cli(["--dataset_config_name", "voxpopuli.pl", *QUICK], tmp_path / "run", hf_cache)
-    for arrow in hf_cache.rglob("*.arrow"):
+    cache = tmp_path / "cache"
+    run_cli(["--dataset_config_name", "voxpopuli.all", *QUICK], tmp_path / "run", cache)
+    arrows = list(cache.rglob("*.arrow"))
+    assert arrows
+    for arrow in arrows:
         with pa.memory_map(str(arrow)) as source:
             schema = pa.ipc.open_stream(source).schema
         for f in schema:
             assert f.name not in ("input_values", "array"), (arrow, f.name)
             assert not pa.types.is_list(f.type) or not pa.types.is_floating(f.type.value_type), (arrow, f)
+        if "audio" in schema.names:
+            assert arrow.name.startswith("parquet-"), f"{arrow} is a second copy of the audio"
 
 
 def test_existing_finished_run_is_not_overwritten(tmp_path, hf_cache):
@@ -99,3 +105,25 @@ def test_tiny_model_learns_to_transcribe(tmp_path, hf_cache):
     start, end = evals[0]["eval_cer"], results["splits"]["train"]["macro"]["cer"]
     assert start > 0.9, start
     assert end < 0.35 * start, (start, end)
+
+
+def test_fine_tuned_checkpoint_evaluates_without_training(tmp_path, hf_cache):
+    """A finished run's output directory is a checkpoint: evaluating it alone reproduces its predictions."""
+    trained = tmp_path / "trained"
+    run_cli(["--dataset_config_name", "mls.pl", *QUICK], trained, hf_cache)
+    again = run_cli(["--mini", "--dataset_config_name", "mls.pl", "--model_name_or_path", str(trained), "--do_predict",
+                     "--per_device_eval_batch_size", "4"], tmp_path / "eval_only", hf_cache)
+    assert "train" not in again
+    first = (trained / "predictions.jsonl").read_text()
+    assert (tmp_path / "eval_only" / "predictions.jsonl").read_text() == first
+
+
+def test_evaluation_without_training_needs_a_tokenizer(tmp_path, hf_cache):
+    with pytest.raises(ValueError, match="fine-tuned CTC checkpoint"):
+        run_cli(["--mini", "--dataset_config_name", "mls.pl", "--model_name_or_path", str(TINY_MODEL), "--do_predict"],
+                tmp_path / "run", hf_cache)
+
+
+def test_unavailable_head_fails_before_loading_data(tmp_path, hf_cache):
+    with pytest.raises(NotImplementedError, match="classification"):
+        run_cli(["--mini", "--dataset_config_name", "minds14.all", "--do_train"], tmp_path / "run", hf_cache)

@@ -53,6 +53,11 @@ def write_results(output_dir: Path, payload: dict) -> Path:
 def format_summary(payload: dict) -> str:
     """A short plain-text table for the log: per-language metrics of each scored split."""
     lines = [f"XTREME-S {payload['task']} ({payload['config_name']}), model {payload['model']}"]
+    if payload.get("languages_missing"):
+        lines.append(f"  NOT COVERED ({len(payload['languages_missing'])} languages missing from the data): "
+                     + " ".join(payload["languages_missing"]))
+    for split, counts in payload.get("skipped", {}).items():
+        lines.append(f"  skipped in {split}: " + ", ".join(f"{n} {reason}" for reason, n in counts.items()))
     for split, res in payload.get("splits", {}).items():
         metrics = [k for k in res["macro"]]
         lines.append(f"  [{split}] {res['num_examples']} utterances")

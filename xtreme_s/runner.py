@@ -214,7 +214,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     })
     out_dir.mkdir(parents=True, exist_ok=True)
     path = reporting.write_results(out_dir, payload)
-    if payload["splits"]:
+    if payload["splits"] or payload["skipped"]:
         logger.info("\n%s", reporting.format_summary(payload))
     logger.info("Wrote %s", path)
     if training_args.push_to_hub:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 from datasets import Audio, Dataset
 
 from .audio import AudioDecodeError, audio_info
@@ -123,13 +124,32 @@ def resolve_revision(repo: str, revision: str, ctx: LoadContext) -> str:
     return sha
 
 
+def _undecoded_features(path: str, ctx: LoadContext) -> datasets.Features:
+    """The file's own features (from its parquet footer) with every Audio column set to `decode=False`.
+
+    Given to the builder up front, because `cast_column(..., Audio(decode=False))` afterwards would write a
+    second full copy of the audio bytes into the cache.
+    """
+    if path.startswith("hf://"):
+        from huggingface_hub import HfFileSystem
+
+        with HfFileSystem(token=ctx.token).open(path.removeprefix("hf://"), "rb") as f:
+            schema = pq.read_schema(f)
+    else:
+        schema = pq.read_schema(path)
+    features = datasets.Features.from_arrow_schema(schema)
+    for name, feature in features.items():
+        if isinstance(feature, Audio):
+            features[name] = Audio(sampling_rate=feature.sampling_rate, decode=False)
+    return features
+
+
 def load_parquet_files(files: list[str], ctx: LoadContext) -> Dataset:
     """The `parquet` builder on explicit files; audio stays encoded (`decode=False`)."""
-    ds = datasets.load_dataset("parquet", data_files={"data": files}, split="data", cache_dir=ctx.cache_dir,
-                               token=ctx.token)
-    if "audio" in ds.column_names:
-        ds = ds.cast_column("audio", Audio(decode=False))
-    return ds
+    if not files:
+        raise SourceError("no parquet files to load")
+    return datasets.load_dataset("parquet", data_files={"data": files}, split="data", cache_dir=ctx.cache_dir,
+                                 token=ctx.token, features=_undecoded_features(files[0], ctx))
 
 
 def _header_durations(batch: dict) -> dict:
@@ -168,7 +188,9 @@ def _finish(ds: Dataset, language: str, id_column: str | None, rename: dict[str,
         ds = ds.rename_column("language", "source_language")
     ds = ds.add_column("language", [language] * len(ds))
     if "id" in ds.column_names and ds.features["id"].dtype != "string":
-        ds = ds.cast_column("id", datasets.Value("string"))
+        # add_column, not cast_column: a cast would rewrite every column, audio bytes included, into the cache
+        ids = [str(i) for i in ds["id"]]
+        ds = ds.remove_columns("id").add_column("id", ids)
     ds = ds.select_columns([c for c in ["id", "language", "audio", *keep] if c in ds.column_names])
     if duration is not None:
         ds = duration(ds)
@@ -225,13 +247,9 @@ class FleursAdapter(SourceAdapter):
     def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
         ds = self._hub(_parquet_export_patterns(language, self.split_names[split], "fleurs"), ctx, language)
         ds = ds.rename_columns({"id": "sentence_id"})
-        group_names = ds.features["lang_group_id"].names if "lang_group_id" in ds.column_names else None
-        ds = _finish(ds, language, "path", {}, ["transcription", "raw_transcription", "lang_id", "sentence_id",
-                                                "lang_group_id", "gender", "num_samples"],
-                     lambda d: d.add_column("duration", [n / 16_000 for n in d["num_samples"]]), ctx)
-        if group_names:
-            ds = ds.cast_column("lang_group_id", datasets.ClassLabel(names=group_names))
-        return ds
+        return _finish(ds, language, "path", {}, ["transcription", "raw_transcription", "lang_id", "sentence_id",
+                                                  "lang_group_id", "gender", "num_samples"],
+                       lambda d: d.add_column("duration", [n / 16_000 for n in d["num_samples"]]), ctx)
 
 
 class MlsAdapter(SourceAdapter):
