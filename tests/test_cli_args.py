@@ -297,3 +297,10 @@ def test_group_by_length_yes_groups(tmp_path, flags):
 )
 def test_translate_legacy_flags(argv, expected):
     assert translate_legacy_flags(argv) == expected
+
+
+def test_mini_keeps_an_output_dir_given_with_equals(tmp_path):
+    from xtreme_s.args import parse_args
+
+    _, data, training = parse_args(["--mini", f"--output_dir={tmp_path}", "--dataset_config_name=mls.all"])
+    assert training.output_dir == str(tmp_path) and data.mirror_root.endswith("mini_benchmark/hub")

@@ -127,3 +127,9 @@ def test_evaluation_without_training_needs_a_tokenizer(tmp_path, hf_cache):
 def test_unavailable_head_fails_before_loading_data(tmp_path, hf_cache):
     with pytest.raises(NotImplementedError, match="classification"):
         run_cli(["--mini", "--dataset_config_name", "minds14.all", "--do_train"], tmp_path / "run", hf_cache)
+
+
+def test_other_dataset_names_are_refused_not_ignored(tmp_path, hf_cache):
+    with pytest.raises(ValueError, match="--data_dir"):
+        run_cli(["--dataset_name", "google/fleurs", "--dataset_config_name", "fleurs.all", *QUICK],
+                tmp_path / "run", hf_cache)

@@ -186,6 +186,12 @@ def translate_legacy_flags(argv: list[str]) -> list[str]:
     return out
 
 
+def _given(argv: list[str], name: str) -> bool:
+    """Whether `--name` (or `--name=...`, or its dashed alias) is on the command line."""
+    flags = {f"--{name}", f"--{name.replace('_', '-')}"}
+    return any(a.split("=", 1)[0] in flags for a in argv)
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, XtremeSTrainingArguments]:
     """Parse (config file) + command line into the three argument dataclasses."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -199,7 +205,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
             del argv[i:i + (1 if "=" in arg else 2)]
             break
     full = translate_legacy_flags(_to_argv(config) + argv)
-    if "--mini" in full and "--output_dir" not in full:
+    if "--mini" in full and not _given(full, "output_dir"):
         full += ["--output_dir", "outputs/mini"]
     parser = HfArgumentParser((ModelArguments, DataArguments, XtremeSTrainingArguments))
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=full)
@@ -222,5 +228,5 @@ def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, ar
         prefix = (data_args.dataset_config_name or data_args.task or "").split(".")[0]
         if prefix in manual:
             data_args.data_dir = str(manual[prefix])
-    if not any(a.startswith("--model_name_or_path") for a in argv):
+    if not _given(argv, "model_name_or_path"):
         model_args.model_name_or_path = str(MINI_ROOT / "models" / "tiny-xls-r")

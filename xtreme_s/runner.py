@@ -114,8 +114,13 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     setup_logging(training_args)
     check_precision(training_args)
     training_args.remove_unused_columns = False  # our dataset yields encoded audio the collator decodes
+    if data_args.dataset_name not in ("google/xtreme_s", "xtreme_s"):
+        raise ValueError(f"--dataset_name {data_args.dataset_name!r}: this runner reads the XTREME-S sources itself "
+                         "(select a task with --dataset_config_name). For your own data use --data_dir (a local "
+                         "folder) or --mirror_root (a local copy of the Hub repositories).")
     task = resolve(data_args.dataset_config_name, data_args.task, data_args.language, data_args.target_column_name,
                    data_args.language_group)
+    logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in reporting.library_versions().items()))
     logger.info("Task %s (%s): %d language(s), family %s", task.name, task.config_name, len(task.languages),
                 task.spec.family)
     family_cls = get_family(task.spec.family)  # fail before loading any data if the head is not available
