@@ -39,7 +39,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-# Only needed to regenerate the mini benchmark's speech; runs and tests do not need them.
+# Only needed to regenerate the mini benchmark (and for the test that checks it); runs do not need them.
 system-deps:
 	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -8,6 +8,8 @@ benchmark stays a few megabytes.
 
 from __future__ import annotations
 
+from xtreme_s import registry
+
 # --------------------------------------------------------------------------------------------
 # FLEURS: a parallel corpus. Row k is the same sentence in every language, so it gets the same
 # FLEURS ``id`` in every locale (this is what makes FLEURS usable for cross-lingual retrieval).
@@ -211,22 +213,7 @@ VOXPOPULI_SENTENCES: dict[str, tuple[str, ...]] = {
 # Per locale and intent: 4 phrasings (2 train / 1 dev / 1 test). French rows carry their English
 # translation (``english_transcription``); for en-US the English text is the transcription itself.
 # --------------------------------------------------------------------------------------------
-MINDS14_INTENTS: tuple[str, ...] = (
-    "abroad",
-    "address",
-    "app_error",
-    "atm_limit",
-    "balance",
-    "business_loan",
-    "card_issues",
-    "cash_deposit",
-    "direct_debit",
-    "freeze",
-    "high_value_payment",
-    "joint_account",
-    "latest_transactions",
-    "pay_bill",
-)
+MINDS14_INTENTS: tuple[str, ...] = registry.MINDS14_INTENTS
 
 MINDS14_EN: dict[str, tuple[str, ...]] = {
     "abroad": (

@@ -1,0 +1,51 @@
+"""The committed mini benchmark is what scripts/make_mini_benchmark.py makes (needs espeak-ng)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+
+from conftest import MINI, ROOT
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make system-deps)"),
+]
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("regen") / "mini_benchmark"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_mini_benchmark.py"), "--out", str(out),
+                    "--skip-verify"], check=True, cwd=ROOT, capture_output=True)
+    return out
+
+
+def _files(root):
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.name != "README.md")
+
+
+def test_same_files(regenerated):
+    assert _files(regenerated) == _files(MINI)
+
+
+def test_same_tables_and_audio_lengths(regenerated):
+    """Metadata must match exactly; audio must have the same length (encoders may differ in the last bits)."""
+    for rel in (p for p in _files(MINI) if p.suffix == ".parquet"):
+        old, new = pq.read_table(MINI / rel), pq.read_table(regenerated / rel)
+        assert old.schema == new.schema, rel
+        meta = [c for c in old.column_names if c != "audio"]
+        assert old.select(meta).to_pylist() == new.select(meta).to_pylist(), rel
+        for a, b in zip(old.column("audio").to_pylist(), new.column("audio").to_pylist(), strict=True):
+            assert sf.info(io.BytesIO(a["bytes"])).frames == sf.info(io.BytesIO(b["bytes"])).frames, rel
+
+
+def test_same_text_files(regenerated):
+    for rel in (p for p in _files(MINI) if p.suffix in (".tsv", ".txt", ".json")):
+        assert (MINI / rel).read_text() == (regenerated / rel).read_text(), rel
