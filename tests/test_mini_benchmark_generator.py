@@ -10,7 +10,6 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
-
 from conftest import MINI, ROOT
 
 pytestmark = [
