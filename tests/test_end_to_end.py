@@ -133,3 +133,9 @@ def test_other_dataset_names_are_refused_not_ignored(tmp_path, hf_cache):
     with pytest.raises(ValueError, match="--data_dir"):
         run_cli(["--dataset_name", "google/fleurs", "--dataset_config_name", "fleurs.all", *QUICK],
                 tmp_path / "run", hf_cache)
+
+
+def test_unavailable_attention_kernel_falls_back_to_eager(tmp_path, hf_cache, caplog):
+    run_cli(["--dataset_config_name", "mls.de", "--attn_implementation", "flash_attention_2", *QUICK],
+            tmp_path / "run", hf_cache)
+    assert any("using eager attention" in r.getMessage() for r in caplog.records)

@@ -12,7 +12,7 @@ from xtreme_s.audio import load_audio
 from xtreme_s.registry import resolve
 from xtreme_s.sources import LanguageUnavailable, LoadContext, SourceError, load_splits
 
-COMMON = {"id", "language", "audio", "duration"}
+COMMON = {"id", "language", "audio", "duration", "target"}
 
 
 def _load(config: str, splits=("train", "validation", "test"), **ctx):
@@ -35,6 +35,7 @@ def test_hub_sources_map_to_common_schema(config, column, counts, hf_cache):
         assert COMMON | {column} <= set(ds.column_names), ds.column_names
         assert len(ds) == counts[split]
         row = ds[0]
+        assert row["target"] == row[column]
         assert row["audio"]["bytes"], "audio must stay encoded (bytes), never decoded in the dataset"
         assert row["duration"] > 0.3
 
@@ -117,3 +118,15 @@ def test_mirror_from_environment_variable(monkeypatch, hf_cache):
     monkeypatch.setenv("XTREME_S_MIRROR_ROOT", str(MINI_HUB))
     splits, _ = _load("mls.de", splits=("test",), mirror_root=None, cache_dir=str(hf_cache))
     assert len(splits["test"]) == 3
+
+
+def test_target_column_can_be_chosen_and_is_checked(hf_cache):
+    ctx = LoadContext(mirror_root=str(MINI_HUB), cache_dir=str(hf_cache))
+    task = resolve("fleurs.de_de", target_column="lang_id")
+    splits, _ = load_splits(task, ["test"], ctx, "lang_id")
+    names = splits["test"].features["target"].names
+    assert {names[t] for t in splits["test"]["target"]} == {"de_de"}
+    retrieval, _ = load_splits(resolve("fleurs.de_de", task="fleurs-retrieval"), ["test"], ctx)
+    assert retrieval["test"]["target"] == retrieval["test"]["sentence_id"]  # FLEURS `id` = parallel sentence id
+    with pytest.raises(SourceError, match="no column 'translation'"):
+        load_splits(resolve("mls.pl"), ["test"], ctx, "translation")

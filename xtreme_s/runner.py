@@ -106,7 +106,7 @@ def load_task_data(task: ResolvedTask, data_args: DataArguments, model_args: Mod
                       revision=data_args.dataset_revision, cache_dir=model_args.cache_dir,
                       token=training_args.hub_token, num_proc=data_args.preprocessing_num_workers)
     with training_args.main_process_first(desc="loading data"):
-        splits, missing = load_splits(task, sorted(set(roles.values())), ctx)
+        splits, missing = load_splits(task, sorted(set(roles.values())), ctx, data_args.target_column_name)
     return {role: splits[name] for role, name in roles.items()}, ctx, missing
 
 

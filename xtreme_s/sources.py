@@ -7,9 +7,10 @@ CoVoST-2 and BABEL come from folders the user downloaded by hand (spec 3.5), and
 local folder (`<split>.tsv` manifest + audio files, or `<split>/*.parquet`).
 
 Common schema, one row per utterance: `id` (str), `language` (str), `audio` ({bytes, path}, never decoded
-here), `duration` (seconds, from metadata or file headers; -1 where the header is unreadable), plus the
-XTREME-S columns the source has (`transcription`, `translation`, `intent_class`, `lang_id`, ...) and
-optional `segment_start` / `segment_end` (seconds) for sources cut from long recordings.
+here), `duration` (seconds, from metadata or file headers; -1 where the header is unreadable), `target` (the
+column the task predicts), plus the XTREME-S columns the source has (`transcription`, `translation`,
+`intent_class`, `lang_id`, ...) and optional `segment_start` / `segment_end` (seconds) for sources cut from
+long recordings.
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ class SourceAdapter:
     repo: str | None = None
     revision: str | None = None
     split_names = {"train": "train", "validation": "validation", "test": "test"}
+    column_aliases: dict[str, str] = {}  # XTREME-S column name -> our name, where the two differ
 
     def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
         raise NotImplementedError
@@ -241,6 +243,8 @@ def _parquet_export_patterns(config: str, split: str, prefix: str) -> list[str]:
 class FleursAdapter(SourceAdapter):
     name = "fleurs"
     repo = "google/fleurs"
+    # FLEURS' `id` is the sentence id shared by parallel recordings; our `id` names one utterance.
+    column_aliases = {"id": "sentence_id"}
     # The script-free parquet export. It is a bot branch that can move: results.json records what was read.
     revision = "refs/convert/parquet"
 
@@ -498,12 +502,26 @@ ADAPTERS: dict[str, SourceAdapter] = {
 }
 
 
-def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext) -> tuple[dict[str, Dataset], list[str]]:
+def with_target(ds: Dataset, column: str, source: str, where: str) -> Dataset:
+    """Add the common `target` column: a copy of the XTREME-S column the task predicts."""
+    column = ADAPTERS[source].column_aliases.get(column, column) if source in ADAPTERS else column
+    if column not in ds.column_names:
+        raise SourceError(f"{where} has no column '{column}' to predict (columns: {', '.join(ds.column_names)}). "
+                          "Check --target_column_name.")
+    if "target" in ds.column_names:
+        ds = ds.remove_columns("target")
+    return ds.add_column("target", ds[column], feature=ds.features[column])
+
+
+def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext,
+                target_column: str | None = None) -> tuple[dict[str, Dataset], list[str]]:
     """Every requested split of a task, all its languages concatenated, in the common schema.
 
-    Returns the splits and the languages that had to be left out (a `.all` config whose source lacks a
-    language, e.g. MLS English); a single-language config raises instead.
+    `target` holds the task's target column (or `target_column`). Returns the splits and the languages that had
+    to be left out (a `.all` config whose source lacks a language, e.g. MLS English); a single-language config
+    raises instead.
     """
+    target_column = target_column or task.spec.target_column
     adapter = ADAPTERS[task.spec.source]
     local = None
     manual = task.spec.source in ("covost2", "babel")  # their --data_dir is the hand-downloaded layout
@@ -526,7 +544,7 @@ def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext) -> tupl
                 logger.warning("%s %s: ignoring rows of languages outside %s: %s", ctx.data_dir, split,
                                task.config_name, ", ".join(sorted(found - wanted)))
                 ds = ds.filter(lambda lang: lang in wanted, input_columns=["language"])
-            out[split] = ds
+            out[split] = with_target(ds, target_column, "local", f"{ctx.data_dir} {split}")
             continue
         parts = []
         for lang in task.languages:
@@ -541,7 +559,8 @@ def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext) -> tupl
                 missing.append(lang)
         if not parts:
             raise SourceError(f"No data for {task.config_name} {split}: none of its languages was found.")
-        out[split] = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+        ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+        out[split] = with_target(ds, target_column, task.spec.source, f"{task.config_name} {split}")
     if missing:
         logger.warning("%s: %d of %d languages are not available and are LEFT OUT (recorded in results.json as "
                        "languages_missing): %s", task.config_name, len(missing), len(task.languages),

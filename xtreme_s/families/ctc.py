@@ -65,14 +65,8 @@ class CTCFamily(TaskFamily):
         return processor
 
     def prepare(self, splits: dict[str, Dataset]) -> dict[str, SpeechDataset]:
-        target = self.data_args.target_column_name or self.task.spec.target_column
         norm = self._normalizer()
-        texts = {}
-        for split, ds in splits.items():
-            if target not in ds.column_names:
-                raise ValueError(f"{self.task.config_name} {split} has no column '{target}' (columns: "
-                                 f"{', '.join(ds.column_names)}).")
-            texts[split] = [norm(t) for t in ds[target]]
+        texts = {split: [norm(t) for t in ds["target"]] for split, ds in splits.items()}
         train = "train" if "train" in splits and self.training_args.do_train else None
         self.processor = self._load_or_build_processor(texts[train] if train else None)
         tok = self.processor.tokenizer
@@ -123,10 +117,18 @@ class CTCFamily(TaskFamily):
             "ctc_loss_reduction": m.ctc_loss_reduction, "ctc_zero_infinity": m.ctc_zero_infinity,
             "pad_token_id": tok.pad_token_id, "vocab_size": len(tok),
         })
-        kwargs = {"attn_implementation": m.attn_implementation} if m.attn_implementation else {}
-        model = AutoModelForCTC.from_pretrained(m.model_name_or_path, config=config, cache_dir=m.cache_dir,
-                                                revision=m.model_revision, token=self.training_args.hub_token,
-                                                ignore_mismatched_sizes=True, **kwargs)
+        load = dict(config=config, cache_dir=m.cache_dir, revision=m.model_revision,
+                    token=self.training_args.hub_token, ignore_mismatched_sizes=True)
+        try:
+            model = AutoModelForCTC.from_pretrained(m.model_name_or_path, attn_implementation=m.attn_implementation,
+                                                    **load)
+        except (ValueError, ImportError) as err:
+            if m.attn_implementation in (None, "eager"):
+                raise
+            # e.g. a peer architecture without SDPA, or flash-attn not installed: the default must not block a run
+            logger.warning("attn_implementation=%s is not available for this model (%s); using eager attention.",
+                           m.attn_implementation, err)
+            model = AutoModelForCTC.from_pretrained(m.model_name_or_path, attn_implementation="eager", **load)
         if m.freeze_feature_encoder:
             model.freeze_feature_encoder()
         return model
