@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -11,104 +12,16 @@ from xtreme_s.args import parse_args, translate_legacy_flags
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # transformers renames gradient_checkpointing
 
-# seed_xtreme_s_readme.md, as written (minus `python run_xtreme_s.py` / the torch.distributed.launch prefix).
-GENERIC = r"""
-    --model_name_or_path="facebook/wav2vec2-xls-r-300m" \
-    --dataset_name="google/xtreme_s" \
-    --dataset_config_name="${TASK_NAME}" \
-    --eval_split_name="validation" \
-    --output_dir="xtreme_s_xlsr_${TASK_NAME}" \
-    --num_train_epochs=100 \
-    --per_device_train_batch_size=32 \
-    --learning_rate="3e-4" \
-    --target_column_name="transcription" \
-    --save_steps=500 \
-    --eval_steps=500 \
-    --freeze_feature_encoder \
-    --gradient_checkpointing \
-    --fp16 \
-    --group_by_length \
-    --do_train \
-    --do_eval \
-    --push_to_hub
-"""
-
-MLS = r"""
-    --model_name_or_path="facebook/wav2vec2-xls-r-300m" \
-    --dataset_name="google/xtreme_s" \
-    --dataset_config_name="mls.all" \
-    --eval_split_name="test" \
-    --output_dir="xtreme_s_xlsr_300m_mls" \
-    --overwrite_output_dir \
-    --num_train_epochs=100 \
-    --per_device_train_batch_size=4 \
-    --per_device_eval_batch_size=1 \
-    --gradient_accumulation_steps=2 \
-    --learning_rate="3e-4" \
-    --warmup_steps=3000 \
-    --evaluation_strategy="steps" \
-    --target_column_name="transcription" \
-    --max_duration_in_seconds=20 \
-    --save_steps=500 \
-    --eval_steps=500 \
-    --logging_steps=1 \
-    --layerdrop=0.0 \
-    --mask_time_prob=0.3 \
-    --mask_time_length=10 \
-    --mask_feature_prob=0.1 \
-    --mask_feature_length=64 \
-    --freeze_feature_encoder \
-    --gradient_checkpointing \
-    --fp16 \
-    --group_by_length \
-    --do_train \
-    --do_eval \
-    --metric_for_best_model="wer" \
-    --greater_is_better=False \
-    --load_best_model_at_end \
-    --push_to_hub
-"""
-
-MINDS14 = r"""
-    --model_name_or_path="facebook/wav2vec2-xls-r-300m" \
-    --dataset_name="google/xtreme_s" \
-    --dataset_config_name="minds14.all" \
-    --eval_split_name="test" \
-    --output_dir="xtreme_s_xlsr_300m_minds14" \
-    --overwrite_output_dir \
-    --num_train_epochs=50 \
-    --per_device_train_batch_size=32 \
-    --per_device_eval_batch_size=8 \
-    --gradient_accumulation_steps=1 \
-    --learning_rate="3e-4" \
-    --warmup_steps=1500 \
-    --evaluation_strategy="steps" \
-    --target_column_name="intent_class" \
-    --max_duration_in_seconds=30 \
-    --save_steps=200 \
-    --eval_steps=200 \
-    --logging_steps=1 \
-    --layerdrop=0.0 \
-    --mask_time_prob=0.3 \
-    --mask_time_length=10 \
-    --mask_feature_prob=0.1 \
-    --mask_feature_length=64 \
-    --freeze_feature_encoder \
-    --gradient_checkpointing \
-    --fp16 \
-    --group_by_length \
-    --do_train \
-    --do_eval \
-    --metric_for_best_model="f1" \
-    --greater_is_better=True \
-    --load_best_model_at_end \
-    --push_to_hub
-"""
+# The seed README's command lines, verbatim, in tests/data/seed_*.txt.
+DATA = Path(__file__).parent / "data"
+GENERIC, MLS, MINDS14 = ((DATA / f"seed_{name}.txt").read_text() for name in ("generic", "mls", "minds14"))
 
 
 def shell_words(command: str, output_dir, task_name: str = "mls.all") -> list[str]:
     """What the shell would pass: continuation lines joined, ${TASK_NAME} expanded, quotes removed."""
-    argv = shlex.split(command.replace("\\\n", " ").replace("${TASK_NAME}", task_name))
+    lines = [line for line in command.splitlines() if not line.startswith("#")]
+    argv = shlex.split("\n".join(lines).replace("\\\n", " ").replace("${TASK_NAME}", task_name))
+    argv = argv[argv.index("run_xtreme_s.py") + 1:]  # drop `export ...`, `python [-m launcher ...]`
     return [f"--output_dir={output_dir}" if a.startswith("--output_dir=") else a for a in argv]
 
 
