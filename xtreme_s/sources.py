@@ -68,6 +68,12 @@ class LoadContext:
 # ----------------------------------------------------------------------------------------------------------
 
 
+def _hub_fs(ctx: LoadContext):
+    from huggingface_hub import HfFileSystem
+
+    return HfFileSystem(token=ctx.token)
+
+
 def resolve_hub_files(repo: str, revision: str | None, patterns: list[str], ctx: LoadContext) -> list[str]:
     """Files of `repo` matching the first pattern that matches anything, on the mirror or the Hub."""
     if ctx.mirror:
@@ -79,9 +85,7 @@ def resolve_hub_files(repo: str, revision: str | None, patterns: list[str], ctx:
         raise SourceError(f"No files for {repo} under the mirror root {ctx.mirror} (looked for "
                           f"{', '.join(str(base / p) for p in patterns)}). The mirror must keep the repository "
                           f"layout: <mirror_root>/{repo}/<path in repo>.")
-    from huggingface_hub import HfFileSystem
-
-    fs = HfFileSystem(token=ctx.token)
+    fs = _hub_fs(ctx)
     sha = resolve_revision(repo, revision or "main", ctx)
     root = f"datasets/{repo}@{sha}"
     for pattern in patterns:
@@ -132,9 +136,7 @@ def _undecoded_features(path: str, ctx: LoadContext) -> datasets.Features:
     second full copy of the audio bytes into the cache.
     """
     if path.startswith("hf://"):
-        from huggingface_hub import HfFileSystem
-
-        with HfFileSystem(token=ctx.token).open(path.removeprefix("hf://"), "rb") as f:
+        with _hub_fs(ctx).open(path.removeprefix("hf://"), "rb") as f:
             schema = pq.read_schema(f)
     else:
         schema = pq.read_schema(path)
@@ -327,9 +329,7 @@ class Minds14Adapter(SourceAdapter):
 
 
 def _hf_open(ctx: LoadContext) -> Callable:
-    from huggingface_hub import HfFileSystem
-
-    fs = HfFileSystem(token=ctx.token)
+    fs = _hub_fs(ctx)
     return lambda path, encoding="utf-8": fs.open(path.removeprefix("hf://"), "r", encoding=encoding)
 
 
@@ -459,9 +459,12 @@ class LocalFolderAdapter(SourceAdapter):
         self.single_language = single_language
 
     @staticmethod
-    def detect(root: Path, split: str) -> bool:
-        return (root / f"{split}.tsv").is_file() or bool(glob.glob(str(root / f"{split}*.parquet"))) or \
-            bool(glob.glob(str(root / split / "*.parquet")))
+    def parquet_files(root: Path, split: str) -> list[str]:
+        return sorted(glob.glob(str(root / split / "*.parquet"))) or sorted(glob.glob(str(root / f"{split}*.parquet")))
+
+    @classmethod
+    def detect(cls, root: Path, split: str) -> bool:
+        return (root / f"{split}.tsv").is_file() or bool(cls.parquet_files(root, split))
 
     def load_split(self, split: str, ctx: LoadContext) -> Dataset:
         root = Path(ctx.data_dir or ".")
@@ -481,8 +484,9 @@ class LocalFolderAdapter(SourceAdapter):
             ds = Dataset.from_dict({"audio": audio, **cols})
             ctx.record.setdefault("files", []).append(str(tsv))
         else:
-            files = sorted(glob.glob(str(root / split / "*.parquet"))) or \
-                sorted(glob.glob(str(root / f"{split}*.parquet")))
+            files = self.parquet_files(root, split)
+            if not files:
+                raise SourceError(f"{root}: no {split}.tsv, {split}/*.parquet or {split}*.parquet for split '{split}'.")
             ds = load_parquet_files(files, ctx)
             ctx.record.setdefault("files", []).extend(files)
         if "language" not in ds.column_names:
