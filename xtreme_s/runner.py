@@ -21,7 +21,6 @@ from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
 from .families import get_family
 from .registry import ResolvedTask, resolve
 from .sources import LoadContext, load_splits
-from .trainer import SpeechSeq2SeqTrainer, SpeechTrainer
 
 logger = logging.getLogger("xtreme_s")
 
@@ -156,8 +155,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         return None
 
     model = family.build_model()
-    trainer_cls = SpeechSeq2SeqTrainer if task.spec.family == "seq2seq" else SpeechTrainer
-    trainer = trainer_cls(
+    trainer = family.trainer_class(
         model=model,
         args=training_args,
         train_dataset=prepared.get("train"),
@@ -203,6 +201,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
                                           **report}
         name = reporting.PREDICTIONS_FILE if role == "predict" else f"{role}_{reporting.PREDICTIONS_FILE}"
         reporting.write_predictions(out_dir / name, ds.ids, ds.languages, predictions, family.references[role])
+        family.write_artifacts(out_dir, roles[role], predictions, ds)
 
     if not trainer.is_world_process_zero():
         return None

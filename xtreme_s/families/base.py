@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from transformers import PreTrainedModel
 from ..collators import SpeechCollator, SpeechDataset
 from ..metrics import SCORERS, per_language
 from ..registry import ResolvedTask
+from ..trainer import SpeechTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ class TaskFamily:
     """Base class: shared plumbing; subclasses fill in `prepare`, `build_model` and `decode`."""
 
     label_kind = "sequence"  # see SpeechCollator
+    trainer_class: type = SpeechTrainer  # SpeechSeq2SeqTrainer for generation
 
     def __init__(self, task: ResolvedTask, model_args: Any, data_args: Any, training_args: Any):
         self.task = task
@@ -81,6 +84,9 @@ class TaskFamily:
             return out
 
         return compute
+
+    def write_artifacts(self, output_dir: Path, split: str, predictions: Sequence, dataset: SpeechDataset) -> None:
+        """Family-specific files beside results.json (e.g. a confusion matrix); main process only."""
 
     def skip(self, split: str, reason: str, n: int = 1) -> None:
         self.skipped.setdefault(split, Counter())[reason] += n
