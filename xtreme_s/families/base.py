@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import PreTrainedModel
+from transformers import AutoConfig, PreTrainedModel
 
 from ..collators import SpeechCollator, SpeechDataset
 from ..metrics import SCORERS, per_language
@@ -54,6 +54,40 @@ class TaskFamily:
         raise NotImplementedError
 
     # -- shared ------------------------------------------------------------------------------------------
+    def encoder_config_overrides(self) -> dict[str, Any]:
+        """SpecAugment and regularisation flags every XLS-R-style encoder takes."""
+        m = self.model_args
+        return {
+            "feat_proj_dropout": m.feat_proj_dropout, "attention_dropout": m.attention_dropout,
+            "hidden_dropout": m.hidden_dropout, "final_dropout": m.final_dropout,
+            "activation_dropout": m.activation_dropout, "mask_time_prob": m.mask_time_prob,
+            "mask_time_length": m.mask_time_length, "mask_feature_prob": m.mask_feature_prob,
+            "mask_feature_length": m.mask_feature_length, "layerdrop": m.layerdrop,
+        }
+
+    def load_pretrained(self, auto_cls: Any, head_config: dict[str, Any]) -> PreTrainedModel:
+        """Load `model_name_or_path` into `auto_cls` with our encoder flags plus the head's config.
+
+        Falls back to eager attention when the requested kernel is unavailable (e.g. a peer architecture without
+        SDPA, or flash-attn not installed): a speed default must never block a run.
+        """
+        m = self.model_args
+        hub = dict(cache_dir=m.cache_dir, revision=m.model_revision, token=self.training_args.hub_token)
+        config = AutoConfig.from_pretrained(m.model_name_or_path, **hub)
+        config.update({**self.encoder_config_overrides(), **head_config})
+        load = dict(config=config, ignore_mismatched_sizes=True, **hub)
+        try:
+            model = auto_cls.from_pretrained(m.model_name_or_path, attn_implementation=m.attn_implementation, **load)
+        except (ValueError, ImportError) as err:
+            if m.attn_implementation in (None, "eager"):
+                raise
+            logger.warning("attn_implementation=%s is not available for this model (%s); using eager attention.",
+                           m.attn_implementation, err)
+            model = auto_cls.from_pretrained(m.model_name_or_path, attn_implementation="eager", **load)
+        if m.freeze_feature_encoder:
+            model.freeze_feature_encoder()
+        return model
+
     @property
     def feature_extractor(self) -> Any:
         return getattr(self.processor, "feature_extractor", self.processor)

@@ -104,34 +104,12 @@ class CTCFamily(TaskFamily):
         return out
 
     def build_model(self) -> PreTrainedModel:
-        m = self.model_args
         tok = self.processor.tokenizer
-        config = AutoConfig.from_pretrained(m.model_name_or_path, cache_dir=m.cache_dir, revision=m.model_revision,
-                                            token=self.training_args.hub_token)
-        config.update({
-            "feat_proj_dropout": m.feat_proj_dropout, "attention_dropout": m.attention_dropout,
-            "hidden_dropout": m.hidden_dropout, "final_dropout": m.final_dropout,
-            "activation_dropout": m.activation_dropout, "mask_time_prob": m.mask_time_prob,
-            "mask_time_length": m.mask_time_length, "mask_feature_prob": m.mask_feature_prob,
-            "mask_feature_length": m.mask_feature_length, "layerdrop": m.layerdrop,
-            "ctc_loss_reduction": m.ctc_loss_reduction, "ctc_zero_infinity": m.ctc_zero_infinity,
+        return self.load_pretrained(AutoModelForCTC, {
+            "ctc_loss_reduction": self.model_args.ctc_loss_reduction,
+            "ctc_zero_infinity": self.model_args.ctc_zero_infinity,
             "pad_token_id": tok.pad_token_id, "vocab_size": len(tok),
         })
-        load = dict(config=config, cache_dir=m.cache_dir, revision=m.model_revision,
-                    token=self.training_args.hub_token, ignore_mismatched_sizes=True)
-        try:
-            model = AutoModelForCTC.from_pretrained(m.model_name_or_path, attn_implementation=m.attn_implementation,
-                                                    **load)
-        except (ValueError, ImportError) as err:
-            if m.attn_implementation in (None, "eager"):
-                raise
-            # e.g. a peer architecture without SDPA, or flash-attn not installed: the default must not block a run
-            logger.warning("attn_implementation=%s is not available for this model (%s); using eager attention.",
-                           m.attn_implementation, err)
-            model = AutoModelForCTC.from_pretrained(m.model_name_or_path, attn_implementation="eager", **load)
-        if m.freeze_feature_encoder:
-            model.freeze_feature_encoder()
-        return model
 
     def decode(self, predictions: np.ndarray) -> list[str]:
         ids = np.where(predictions < 0, self.processor.tokenizer.pad_token_id, predictions)
