@@ -46,6 +46,11 @@ class PooledEncoder(torch.nn.Module):
             raise ValueError(f"--retrieval_pooling {pooling!r}: choose mean or max")
         self.encoder, self.layer, self.pooling = encoder, layer, pooling
 
+    @property
+    def config(self) -> Any:
+        """The encoder's config, for the Trainer's model card and its inference-time key filtering."""
+        return self.encoder.config
+
     def forward(self, input_values: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                 input_features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         inputs = {"input_values": input_values} if input_values is not None else {"input_features": input_features}
