@@ -110,3 +110,16 @@ def test_retrieval_on_mini_fleurs_with_margin_layer_and_pooling(tmp_path, hf_cac
 def test_retrieval_refuses_training(tmp_path, hf_cache):
     with pytest.raises(ValueError, match="no training step"):
         run_cli(["--mini", "--task", "fleurs-retrieval", "--do_train", "--max_steps", "1"], tmp_path / "r", hf_cache)
+
+
+def test_retrieval_runs_on_a_fine_tuned_ctc_checkpoint(tmp_path, hf_cache):
+    """A CTC checkpoint (encoder + head, as a fine-tuning run saves it): the encoder is embedded, the head unused."""
+    from conftest import TINY_MODEL
+    from transformers import AutoFeatureExtractor, AutoModelForCTC
+
+    ckpt = tmp_path / "ctc"
+    AutoModelForCTC.from_pretrained(TINY_MODEL, vocab_size=12).save_pretrained(ckpt)
+    AutoFeatureExtractor.from_pretrained(TINY_MODEL).save_pretrained(ckpt)
+    res = run_cli(["--mini", *PREDICT, "--model_name_or_path", str(ckpt), "--retrieval_query_languages", "de_de"],
+                  tmp_path / "run", hf_cache)
+    assert res["model"] == str(ckpt) and set(res["splits"]["test"]["per_language"]) == {"de_de"}
