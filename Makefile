@@ -21,13 +21,16 @@ MINI_FLAGS = --mini --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_step
 TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
-.PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel mini-benchmark clean
+.PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel mini-benchmark clean \
+	fleurs-retrieval score
 
 help:
 	@echo "make demo        set up .venv and run CTC speech recognition on the bundled mini benchmark (offline)"
 	@echo "make test        set up .venv and run the test suite"
 	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
+	@echo "make fleurs-retrieval [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS=..]   FLEURS speech retrieval, P@1 (no training)"
+	@echo "make score RUNS='outputs/mls outputs/voxpopuli ...'   overall XTREME-S score -> outputs/score/score.md"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +54,8 @@ demo: install
 		--warmup_steps 12 --per_device_train_batch_size 8 --per_device_eval_batch_size 8 --eval_strategy no \
 		--save_strategy no --logging_steps 20 --mask_time_prob 0.05 --report_to none --disable_tqdm True $(ARGS)
 	@echo "Results: outputs/demo/results.json, predictions: outputs/demo/predictions.jsonl"
+	@cat outputs/demo/results.md
+	@echo "Summary: outputs/demo/results.md; charts: outputs/demo/results_test.png, outputs/demo/results_validation.png"
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -61,8 +66,11 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 
-mls voxpopuli fleurs-asr babel: install
+mls voxpopuli fleurs-asr babel fleurs-retrieval: install
 	$(RUN) task_configs/$@.yaml $(TASK_FLAGS)
+
+score: install
+	$(BIN)/xtreme-s score $(RUNS) --output_dir $(or $(OUTPUT),outputs/score) $(ARGS)
 
 mini-benchmark: install system-deps
 	$(BIN)/python scripts/make_mini_benchmark.py --out mini_benchmark

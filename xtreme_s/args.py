@@ -106,6 +106,23 @@ class DataArguments:
         default=None, metadata={"help": "Optional Unicode normal form applied to transcripts (NFC, NFKC, ...)."})
     per_lang_metrics: bool = field(
         default=True, metadata={"help": "Report metrics per language plus their macro average (reference default)."})
+    # fleurs-retrieval (xtreme_s/families/retrieval.py); the protocol is our documented choice (spec section 5).
+    retrieval_layer: int = field(
+        default=-1, metadata={"help": "Retrieval: hidden layer to pool (-1 = last, 0 = feature projection)."})
+    retrieval_pooling: str = field(default="mean", metadata={"help": "Retrieval: pooling over frames, mean or max."})
+    retrieval_similarity: str = field(
+        default="cosine", metadata={"help": "Retrieval: 'cosine', or 'margin' (ratio margin, Artetxe & Schwenk 2019)."})
+    retrieval_margin_k: int = field(default=4, metadata={"help": "Retrieval: neighbours k of the margin score."})
+    retrieval_key_language: str = field(
+        default="en_us", metadata={"help": "Retrieval: FLEURS locale of the keys (English)."})
+    retrieval_query_languages: list[str] | None = field(
+        default=None, metadata={"help": "Retrieval: query locales (default: every non-key language of the config)."})
+    retrieval_distractor_splits: list[str] = field(
+        default_factory=lambda: ["train", "validation"],
+        metadata={"help": "Retrieval: splits whose key-language utterances are added as distractors (the scored "
+                          "split itself is never one)."})
+    retrieval_shuffle_keys: bool = field(
+        default=False, metadata={"help": "Retrieval control run: permute key sentence ids (P@1 must fall to chance)."})
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`xtreme-s` console entry point: `xtreme-s run ...` (or flags directly) and `xtreme-s tasks`."""
+"""`xtreme-s` console entry point: `xtreme-s run ...` (or flags directly), `xtreme-s tasks`, `xtreme-s score`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["tasks"]:
         _print_tasks()
         return
+    if argv[:1] == ["score"]:
+        from .score import main as score_main
+
+        sys.exit(score_main(argv[1:]))
     if argv[:1] == ["run"]:
         argv = argv[1:]
     from .args import parse_args

@@ -16,7 +16,7 @@ import transformers
 from transformers import set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from . import reporting
+from . import report_card, reporting
 from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
 from .families import get_family
 from .registry import ResolvedTask, resolve
@@ -112,6 +112,7 @@ def load_task_data(task: ResolvedTask, data_args: DataArguments, model_args: Mod
 def run(model_args: ModelArguments, data_args: DataArguments, training_args: XtremeSTrainingArguments) -> dict | None:
     setup_logging(training_args)
     check_precision(training_args)
+    report_card.protect_token(training_args)  # --hub_token never reaches training_args.bin, logs or cards
     training_args.remove_unused_columns = False  # our dataset yields encoded audio the collator decodes
     if data_args.dataset_name not in ("google/xtreme_s", "xtreme_s"):
         raise ValueError(f"--dataset_name {data_args.dataset_name!r}: this runner reads the XTREME-S sources itself "
@@ -221,9 +222,9 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     if payload["splits"] or payload["skipped"]:
         logger.info("\n%s", reporting.format_summary(payload))
     logger.info("Wrote %s", path)
+    logger.info("Summary: %s (chart per split: results_<split>.png); model card: %s",
+                report_card.write_report(out_dir, payload, roles), report_card.write_model_card(trainer, payload))
     if training_args.push_to_hub:
-        # The Trainer's own hub support: model, processor, its model card, and our results.json (in output_dir).
-        trainer.push_to_hub(finetuned_from=model_args.model_name_or_path, dataset="google/xtreme_s",
-                            dataset_tags="google/xtreme_s", dataset_args=task.config_name,
-                            tasks=HUB_TASKS.get(task.spec.family), tags=["xtreme-s", task.name])
+        # The Trainer's own hub support: model, processor, the card with our section, results.json/results.md.
+        report_card.push_to_hub(trainer, payload)
     return payload

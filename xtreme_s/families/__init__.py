@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .base import TaskFamily
 from .ctc import CTCFamily
+from .retrieval import RetrievalFamily
 
-FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily}
+FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily, "retrieval": RetrievalFamily}
 
 
 def get_family(name: str) -> type[TaskFamily]:

@@ -1,0 +1,248 @@
+"""FLEURS bi-speech retrieval: fixed-size utterance embeddings, query -> English key, precision@1.
+
+No training: the encoder (pretrained or fine-tuned) embeds every utterance through `Trainer.predict` (ordered,
+gathered across processes like any prediction), and `score` ranks keys per query.
+
+Protocol (spec section 5; the FLEURS paper's details are UNCONFIRMED, so these are our documented choices, each
+a flag): queries are the utterances of the scored split in every non-English language of the config
+(`--retrieval_query_languages` narrows them); keys are the English (`--retrieval_key_language`) utterances of
+the same split, so a query's correct keys are the English recordings of its FLEURS sentence `id`; English
+utterances of `--retrieval_distractor_splits` (default train + validation: FLEURS splits hold disjoint sentences)
+are added as distractors. Embeddings: mean-pool (`--retrieval_pooling`) one layer (`--retrieval_layer`, default
+the last) over the non-padded frames, L2-normalise. Similarity: cosine, or the ratio margin of Artetxe & Schwenk
+(2019) with k neighbours (`--retrieval_similarity margin`). A query counts as correct when its best key has the
+query's sentence id; P@1 per language and their unweighted mean.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import AutoFeatureExtractor, AutoModel
+
+from ..collators import SpeechDataset
+from ..metrics import per_language
+from ..registry import resolve
+from ..sources import LoadContext, load_splits
+from .base import TaskFamily
+
+logger = logging.getLogger(__name__)
+
+KEY, DISTRACTOR = "key", "distractor"
+
+
+class PooledEncoder(torch.nn.Module):
+    """An encoder that returns one embedding per utterance: `pooling` over the frames of hidden layer `layer`."""
+
+    def __init__(self, encoder: torch.nn.Module, layer: int = -1, pooling: str = "mean"):
+        super().__init__()
+        if pooling not in ("mean", "max"):
+            raise ValueError(f"--retrieval_pooling {pooling!r}: choose mean or max")
+        self.encoder, self.layer, self.pooling = encoder, layer, pooling
+
+    @property
+    def config(self) -> Any:
+        """The encoder's config, for the Trainer's model card and its inference-time key filtering."""
+        return self.encoder.config
+
+    def forward(self, input_values: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                input_features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        inputs = {"input_values": input_values} if input_values is not None else {"input_features": input_features}
+        out = self.encoder(**inputs, attention_mask=attention_mask, output_hidden_states=True)
+        layers = out.hidden_states
+        if not -len(layers) <= self.layer < len(layers):
+            raise ValueError(f"--retrieval_layer {self.layer}: the model has hidden states 0..{len(layers) - 1} "
+                             "(0 = feature projection, -1 = last layer)")
+        hidden = layers[self.layer]
+        mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
+        if attention_mask is not None and hasattr(self.encoder, "_get_feature_vector_attention_mask"):
+            mask = self.encoder._get_feature_vector_attention_mask(hidden.shape[1], attention_mask).bool()
+        m = mask.unsqueeze(-1)
+        if self.pooling == "mean":
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+        else:
+            pooled = hidden.masked_fill(~m, float("-inf")).max(1).values
+        return {"embeddings": torch.nn.functional.normalize(pooled.float(), dim=-1)}
+
+
+def margin_scores(sim: np.ndarray, k: int) -> np.ndarray:
+    """Ratio margin (Artetxe & Schwenk 2019): cos(x, y) / (mean_k cos(x, NN_k(x)) / 2 + mean_k cos(y, NN_k(y)) / 2).
+
+    `sim` is queries x keys (cosines). Hand-written: no maintained library ships this scoring on its own.
+    """
+    kq = max(1, min(k, sim.shape[1]))
+    kk = max(1, min(k, sim.shape[0]))
+    q_nn = np.sort(sim, axis=1)[:, -kq:].mean(1)  # each query's k nearest keys
+    k_nn = np.sort(sim, axis=0)[-kk:, :].mean(0)  # each key's k nearest queries
+    return sim / (q_nn[:, None] / 2 + k_nn[None, :] / 2)
+
+
+def retrieve(queries: np.ndarray, keys: np.ndarray, similarity: str = "cosine", k: int = 4) -> np.ndarray:
+    """Index of the best key for each query (embeddings L2-normalised, so dot product = cosine)."""
+    sim = queries @ keys.T
+    if similarity == "margin":
+        sim = margin_scores(sim, k)
+    elif similarity != "cosine":
+        raise ValueError(f"--retrieval_similarity {similarity!r}: choose cosine or margin")
+    return sim.argmax(1)
+
+
+def precision_at_1(references: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
+    if not references:
+        return {"precision_at_1": float("nan")}
+    return {"precision_at_1": sum(int(r == p) for r, p in zip(references, predictions, strict=True)) / len(references)}
+
+
+class RetrievalDataset(torch.utils.data.Dataset):
+    """Queries, then keys, then distractors, as one ordered dataset; `roles` says which row is which."""
+
+    def __init__(self, parts: list[tuple[str, Dataset]], sentence_ids: list[list[str]]):
+        self.parts = [SpeechDataset(ds) for _, ds in parts]
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+        self.roles = [role for (role, _), p in zip(parts, self.parts, strict=True) for _ in range(len(p))]
+        self.sentence_ids = [s for ids in sentence_ids for s in ids]
+        self.ids = [i for p in self.parts for i in p.ids]
+        self.durations = [d for p in self.parts for d in p.durations]
+        # Keys and distractors are English; their role is part of the language tag so predictions.jsonl says it.
+        self.languages = [lang if role == "query" else f"{lang}:{role}"
+                          for role, lang in zip(self.roles, (la for p in self.parts for la in p.languages),
+                                                strict=True)]
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        part = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        return self.parts[part][int(i) - int(self.offsets[part])]
+
+
+class RetrievalFamily(TaskFamily):
+    label_kind = "none"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self.training_args.do_train:
+            raise ValueError("fleurs-retrieval has no training step: it scores a pretrained or fine-tuned encoder "
+                             "as it is. Drop --do_train and pass --do_predict (test split) and/or --do_eval.")
+        self.active: str | None = None
+        self.datasets: dict[str, RetrievalDataset] = {}
+
+    def _split_name(self, role: str) -> str:
+        return self.data_args.eval_split_name if role == "eval" else self.data_args.predict_split_name
+
+    def _sentence_ids(self, ds: Dataset) -> list[str]:
+        column = "sentence_id" if "sentence_id" in ds.column_names else "target"
+        return [str(s) for s in ds[column]]
+
+    def _load_english(self, splits: list[str]) -> dict[str, Dataset]:
+        d, m = self.data_args, self.model_args
+        ctx = LoadContext(mirror_root=d.mirror_root, data_dir=d.data_dir, revision=d.dataset_revision,
+                          cache_dir=m.cache_dir, token=self.training_args.hub_token,
+                          num_proc=d.preprocessing_num_workers)
+        key_task = resolve(f"fleurs.{d.retrieval_key_language}", task="fleurs-retrieval")
+        loaded, _ = load_splits(key_task, sorted(set(splits)), ctx, d.target_column_name)
+        return loaded
+
+    def prepare(self, splits: dict[str, Dataset]) -> dict[str, RetrievalDataset]:
+        d = self.data_args
+        key_lang = d.retrieval_key_language
+        self.processor = AutoFeatureExtractor.from_pretrained(self.model_args.model_name_or_path,
+                                                              cache_dir=self.model_args.cache_dir,
+                                                              revision=self.model_args.model_revision,
+                                                              token=self.training_args.hub_token)
+        distractor_splits = list(d.retrieval_distractor_splits or [])
+        english = self._load_english([self._split_name(r) for r in splits] + distractor_splits)
+        out: dict[str, RetrievalDataset] = {}
+        for role, ds in splits.items():
+            split = self._split_name(role)
+            wanted = set(d.retrieval_query_languages or []) or (set(ds.unique("language")) - {key_lang})
+            unknown = wanted - set(ds.unique("language"))
+            if unknown:
+                raise ValueError(f"--retrieval_query_languages: {', '.join(sorted(unknown))} not in the {split} "
+                                 f"data of {self.task.config_name}")
+            queries = ds.select([i for i, lang in enumerate(ds["language"]) if lang in wanted and lang != key_lang])
+            if len(queries) == 0:
+                raise ValueError(f"fleurs-retrieval: no non-English query in {self.task.config_name} {split}.")
+            keys = english[split]
+            parts = [("query", queries), (KEY, keys)]
+            parts += [(DISTRACTOR, english[s]) for s in distractor_splits if s != split]
+            ids = [self._sentence_ids(p) for _, p in parts]
+            if d.retrieval_shuffle_keys:
+                # Control run: key ids permuted, so any P@1 above chance would reveal a leak in the pipeline.
+                pool = [s for part in ids[1:] for s in part]
+                random.Random(self.training_args.seed).shuffle(pool)
+                n = len(ids[1])
+                ids = [ids[0], pool[:n], pool[n:]]
+            dataset = RetrievalDataset(parts, ids)
+            n_query = len(queries)
+            key_ids = ids[1]
+            pool_ids = [s for part in ids[1:] for s in part]
+            has_key = [s in set(key_ids) for s in ids[0]]
+            if not all(has_key):
+                for _ in range(n_query - sum(has_key)):
+                    self.skip(split, "query sentence has no English key (still scored: it cannot be right)")
+                logger.warning("%s: %d of %d queries have no English recording of their sentence in the key set.",
+                               split, n_query - sum(has_key), n_query)
+            counts: dict[str, int] = {}
+            for s in pool_ids:
+                counts[s] = counts.get(s, 0) + 1
+            chance = float(np.mean([counts.get(s, 0) / len(pool_ids) for s in ids[0]]))
+            self.notes.setdefault("retrieval", {})[split] = {
+                "queries": n_query, "keys": len(keys), "distractors": len(pool_ids) - len(keys),
+                "key_language": key_lang, "query_languages": sorted(set(queries["language"])),
+                "distractor_splits": [s for s in distractor_splits if s != split], "layer": d.retrieval_layer,
+                "pooling": d.retrieval_pooling, "similarity": d.retrieval_similarity,
+                "margin_k": d.retrieval_margin_k if d.retrieval_similarity == "margin" else None,
+                "shuffled_keys": d.retrieval_shuffle_keys, "chance_precision_at_1": chance}
+            logger.info("Retrieval %s: %d queries (%s) against %d English keys + %d distractors; chance P@1 %.3f",
+                        split, n_query, " ".join(sorted(set(queries["language"]))), len(keys),
+                        len(pool_ids) - len(keys), chance)
+            self.references[role] = dataset.sentence_ids
+            self.datasets[role] = dataset
+            out[role] = dataset
+        return out
+
+    def build_model(self) -> torch.nn.Module:
+        encoder = self.load_pretrained(AutoModel, {})
+        return PooledEncoder(encoder, self.data_args.retrieval_layer, self.data_args.retrieval_pooling)
+
+    def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:
+        return logits[0] if isinstance(logits, tuple) else logits
+
+    def compute_metrics_for(self, split: str, dataset: Any) -> Any:
+        # The runner binds metrics to a split right before predicting it: remember which one `decode` sees.
+        self.active = split
+        return super().compute_metrics_for(split, dataset)
+
+    def decode(self, predictions: np.ndarray) -> list[str | None]:
+        """Embeddings -> for each query row the sentence id of its best key; None for key/distractor rows."""
+        ds = self.datasets[self.active]
+        emb = predictions[0] if isinstance(predictions, tuple) else predictions
+        emb = np.asarray(emb, dtype=np.float32)[: len(ds)]
+        roles = np.array(ds.roles[: len(emb)])
+        is_query = roles == "query"
+        ids = np.array(ds.sentence_ids[: len(emb)], dtype=object)
+        out: list[str | None] = [None] * len(emb)
+        languages = np.array(ds.languages[: len(emb)], dtype=object)
+        keys = emb[~is_query]
+        key_ids = ids[~is_query]
+        if len(keys) == 0:
+            return out
+        # Per query language: the margin's key neighbourhoods are taken within one language pair, as in bitext mining.
+        for lang in sorted(set(languages[is_query])):
+            rows = np.flatnonzero(is_query & (languages == lang))
+            best = retrieve(emb[rows], keys, self.data_args.retrieval_similarity, self.data_args.retrieval_margin_k)
+            for r, b in zip(rows, best, strict=True):
+                out[r] = str(key_ids[b])
+        return out
+
+    def score(self, references: Sequence, predictions: Sequence, languages: Sequence[str]) -> dict:
+        rows = [i for i, p in enumerate(predictions) if p is not None]
+        return per_language([references[i] for i in rows], [predictions[i] for i in rows],
+                            [languages[i] for i in rows], precision_at_1)
