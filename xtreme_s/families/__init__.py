@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .base import TaskFamily
 from .ctc import CTCFamily
+from .seq2seq import Seq2SeqFamily
 
-FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily}
+FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily, "seq2seq": Seq2SeqFamily}
 
 
 def get_family(name: str) -> type[TaskFamily]:
