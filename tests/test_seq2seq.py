@@ -109,3 +109,35 @@ def test_tiny_model_learns_to_translate(tmp_path, hf_cache):
     print(f"fr->en BLEU on 6 training pairs: {start:.1f} at step 0, {end:.1f} after 120 steps")
     assert start < 5, start
     assert end > 50, (start, end)
+
+
+def test_any_causal_lm_decoder_gpt2_style(tmp_path):
+    """A decoder without mBART conventions (GPT-2: no pad, no decoder start, tokenizer adds no EOS) works too."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    words = sorted({w for s in ("He works as a doctor in Paris.", "The river crosses a large forest.")
+                    for w in s.replace(".", " .").split()})
+    vocab = {"<|endoftext|>": 0, "<unk>": 1, **{w: i + 2 for i, w in enumerate(words)}}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                  unk_token="<unk>")
+    decoder_dir = tmp_path / "gpt2"
+    tok.save_pretrained(decoder_dir)
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(vocab), n_embd=32, n_layer=1, n_head=2, n_positions=64,
+                               bos_token_id=0, eos_token_id=0)).save_pretrained(decoder_dir)
+    family = _family(tmp_path / "out", "--decoder_name_or_path", str(decoder_dir))
+    family.processor = family._build_processor()
+    [labels] = family.labels_for(["He works as a doctor in Paris."])
+    assert labels[-1] == 0 and labels.count(0) == 1 and len(labels) == 9  # 8 words + EOS appended
+    assert family.decoder_start_token_id == 0 and family.forced_bos_token_id is None
+    model = family.build_model()
+    assert type(model.decoder).__name__ == "GPT2LMHeadModel" and model.config.decoder.add_cross_attention
+    batch = family.feature_extractor([torch.randn(24000).numpy()], sampling_rate=16000, return_tensors="pt",
+                                     return_attention_mask=True)
+    assert torch.isfinite(model(**batch, labels=torch.tensor([labels])).loss)
+    generated = model.generate(**batch, max_length=6)
+    assert generated.shape[0] == 1 and generated[0, 0] == 0
+    assert isinstance(family.decode(generated.numpy())[0], str)

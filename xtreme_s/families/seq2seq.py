@@ -89,8 +89,8 @@ class Seq2SeqFamily(TaskFamily):
             raise ValueError(f"The tokenizer of {source} has no end-of-sequence token; a decoder must be able to "
                              "stop. Pass --tokenizer_name with one that has.")
         start = getattr(self._decoder_config(), "decoder_start_token_id", None)
-        if is_speech_encoder_decoder(self._model_config):
-            start = getattr(self._model_config, "decoder_start_token_id", None) or start
+        if getattr(self._model_config, "decoder_start_token_id", None) is not None:  # a fine-tuned checkpoint's
+            start = self._model_config.decoder_start_token_id
         if start is None:
             start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         self.decoder_start_token_id = start
