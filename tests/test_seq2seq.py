@@ -68,7 +68,7 @@ def test_reference_normalisation_is_opt_in(tmp_path):
     assert family.references["train"] == ["he works as a doctor in paris"]
 
 
-def test_translation_train_generate_bleu_and_reload(tmp_path, hf_cache):
+def test_translation_train_generate_bleu_and_reload(tmp_path, hf_cache, caplog):
     out = tmp_path / "run"
     results = run_cli(["--dataset_config_name", "covost2.all", *QUICK], out, hf_cache)
     assert results["family"] == "seq2seq" and results["primary_metric"] == "bleu"
@@ -90,6 +90,14 @@ def test_translation_train_generate_bleu_and_reload(tmp_path, hf_cache):
                     tmp_path / "eval_only", hf_cache)
     assert "train" not in again
     assert (tmp_path / "eval_only" / "predictions.jsonl").read_text() == (out / "predictions.jsonl").read_text()
+    # ... and fine-tunes further as it is (no new decoder is stacked on it).
+    assert any("Decoder embeddings copied" in r.getMessage() for r in caplog.records)  # the first run stacked one
+    caplog.clear()
+    further = run_cli(["--dataset_config_name", "covost2.fr.en", "--model_name_or_path", str(out), *QUICK],
+                      tmp_path / "further", hf_cache)
+    assert further["train"]["train_samples"] == 9 and set(further["splits"]["test"]["per_language"]) == {"fr"}
+    assert further["notes"]["seq2seq"]["adapter"]["add_adapter"] is True
+    assert not any("Decoder embeddings copied" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.slow
