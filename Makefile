@@ -21,13 +21,14 @@ MINI_FLAGS = --mini --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_step
 TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
-.PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel mini-benchmark clean \
+.PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel covost2 mini-benchmark clean \
 	fleurs-retrieval score
 
 help:
 	@echo "make demo        set up .venv and run CTC speech recognition on the bundled mini benchmark (offline)"
 	@echo "make test        set up .venv and run the test suite"
 	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
+	@echo "make covost2 ARGS='--data_dir DIR'   speech translation X->en (XLS-R + mBART-50); same options"
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
 	@echo "make fleurs-retrieval [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS=..]   FLEURS speech retrieval, P@1 (no training)"
 	@echo "make score RUNS='outputs/mls outputs/voxpopuli ...'   overall XTREME-S score -> outputs/score/score.md"
@@ -66,7 +67,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 
-mls voxpopuli fleurs-asr babel fleurs-retrieval: install
+mls voxpopuli fleurs-asr babel covost2 fleurs-retrieval: install
 	$(RUN) task_configs/$@.yaml $(TASK_FLAGS)
 
 score: install

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import soundfile as sf
 import soxr
+from make_tiny_decoder import make_tiny_decoder, verify_tiny_decoder
 from make_tiny_model import make_tiny_model, verify_tiny_model
 from mini_sentences import (
     BABEL_CONVERSATIONS,
@@ -514,6 +515,7 @@ def tree_sizes(out: Path) -> list[tuple[str, int, int]]:
         "local/covost2",
         "local/babel",
         "models/tiny-xls-r",
+        "models/tiny-decoder",
     ]
     result = []
     for component in components:
@@ -540,6 +542,9 @@ A tiny, fully offline stand-in for the XTREME-S benchmark data, for tests and sm
   conversations with `[time]`/text alternating transcripts (with `<no-speech>`, `<hes>`, `<breath>`, `(())`).
 * `models/tiny-xls-r/` is a randomly initialised wav2vec2 encoder with the XLS-R architecture flags
   (stable layer norm, 320x conv downsampling) but hidden size 64 and 2 layers. It has learned nothing.
+* `models/tiny-decoder/` is a randomly initialised mBART-50-shaped text model (d_model 64, 2 layers) whose
+  decoder the CoVoST-2 runs stack on the encoder, with an `MBart50Tokenizer` over a unigram vocabulary trained
+  (`tokenizers`) on the mini benchmark's English sentences (`scripts/make_tiny_decoder.py`).
 
 All speech was synthesised with espeak-ng ({espeak}) from hand-written sentences (see
 `scripts/mini_sentences.py`), with several voice variants / rates / pitches per language acting as
@@ -651,6 +656,7 @@ def verify(out: Path) -> None:
         info = sf.info(txt.parent.parent / "audio" / f"{txt.stem}.wav")
         assert info.samplerate == 8000 and info.subtype == "PCM_16" and abs(info.duration - times[-1]) < 1e-6, txt
     verify_tiny_model(out / "models/tiny-xls-r")
+    verify_tiny_decoder(out / "models/tiny-decoder")
     print("verification OK")
 
 
@@ -687,6 +693,8 @@ def main() -> None:
         build_babel(out / "local", synth, args.seed)
     print("tiny XLS-R model")
     make_tiny_model(out / "models/tiny-xls-r", seed=args.seed)
+    print("tiny mBART-50-style decoder")
+    make_tiny_decoder(out / "models/tiny-decoder", seed=args.seed)
     write_readme(out, args.seed, synth)
     generated = time.perf_counter() - start
 

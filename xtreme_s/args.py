@@ -52,6 +52,21 @@ class ModelArguments:
         metadata={"help": "Zero infinite CTC losses (targets longer than the audio allows) instead of NaN-ing."})
     attn_implementation: str | None = field(
         default="sdpa", metadata={"help": "Attention kernel: 'sdpa' (default), 'eager' or 'flash_attention_2'."})
+    # Speech translation (CoVoST-2): a speech encoder-decoder built from the encoder plus a text decoder.
+    decoder_name_or_path: str = field(
+        default="facebook/mbart-large-50",
+        metadata={"help": "CoVoST-2: pretrained text decoder stacked on the speech encoder (its decoder is loaded "
+                          "as a causal LM with cross-attention); mBART-50 as in the XLS-R paper. Ignored when "
+                          "--model_name_or_path already is a speech encoder-decoder checkpoint."})
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "CoVoST-2: tokenizer of the decoder (default: the decoder's, or the "
+                                        "checkpoint's when fine-tuning a speech encoder-decoder)."})
+    add_adapter: bool = field(
+        default=True, metadata={"help": "CoVoST-2: add a convolutional adapter on top of the encoder that shortens "
+                                        "the speech sequence before cross-attention."})
+    adapter_stride: int = field(default=2, metadata={"help": "CoVoST-2: stride of each adapter layer."})
+    num_adapter_layers: int = field(
+        default=3, metadata={"help": "CoVoST-2: adapter layers (each divides the sequence length by the stride)."})
 
 
 @dataclass
@@ -123,6 +138,10 @@ class DataArguments:
                           "split itself is never one)."})
     retrieval_shuffle_keys: bool = field(
         default=False, metadata={"help": "Retrieval control run: permute key sentence ids (P@1 must fall to chance)."})
+    normalize_translations: bool = field(
+        default=False, metadata={"help": "CoVoST-2: lowercase translations and delete --chars_to_ignore before "
+                                         "training and scoring, as the reference runner did (default: BLEU on the "
+                                         "translations as published)."})
 
 
 @dataclass
@@ -247,3 +266,6 @@ def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, ar
             data_args.data_dir = str(manual[prefix])
     if not _given(argv, "model_name_or_path"):
         model_args.model_name_or_path = str(MINI_ROOT / "models" / "tiny-xls-r")
+    task_prefix = (data_args.dataset_config_name or data_args.task or "").split(".")[0]
+    if task_prefix == "covost2" and not _given(argv, "decoder_name_or_path"):
+        model_args.decoder_name_or_path = str(MINI_ROOT / "models" / "tiny-decoder")

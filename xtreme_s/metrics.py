@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import jiwer
+import sacrebleu
 
 # Per utterance, as the reference metric applies it (no ReduceToSingleSentence over a list: that would
 # glue the whole corpus into one string).
@@ -59,10 +60,39 @@ def accuracy(labels: Sequence[int], predictions: Sequence[int]) -> dict[str, flo
     return {"accuracy": sum(int(a == b) for a, b in zip(labels, predictions, strict=True)) / len(labels)}
 
 
+def bleu(references: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
+    """Corpus BLEU (0-100) with exactly the `xtreme_s` metric's sacreBLEU arguments (spec section 4).
+
+    One reference per hypothesis; sacreBLEU's default tokenisation (13a), exp smoothing, case-sensitive.
+    """
+    if len(references) != len(predictions):
+        raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
+    if not references:
+        return {"bleu": float("nan")}
+    score = sacrebleu.corpus_bleu(list(predictions), [list(references)], smooth_method="exp", smooth_value=None,
+                                  force=False, lowercase=False, use_effective_order=False)
+    return {"bleu": score.score}
+
+
+def group_means(per_language_table: dict[str, dict], groups: dict[str, Sequence[str]]) -> dict[str, dict]:
+    """Unweighted mean of each metric over the languages of each group that were scored (e.g. CoVoST-2
+    high/mid/low resource); a group with no scored language is left out, and each lists the languages it used."""
+    out: dict[str, dict] = {}
+    for name, members in groups.items():
+        present = [lang for lang in members if lang in per_language_table]
+        if not present:
+            continue
+        metrics = [k for k in per_language_table[present[0]] if k != "num_examples"]
+        out[name] = {m: sum(per_language_table[lang][m] for lang in present) / len(present) for m in metrics}
+        out[name]["languages"] = present
+    return out
+
+
 SCORERS: dict[str, Callable[[Sequence, Sequence], dict[str, float]]] = {
     "wer": wer_cer,
     "cer": wer_cer,
     "accuracy": accuracy,
+    "bleu": bleu,
 }
 
 

@@ -24,8 +24,6 @@ from .sources import LoadContext, load_splits
 
 logger = logging.getLogger("xtreme_s")
 
-HUB_TASKS = {"ctc": "automatic-speech-recognition", "seq2seq": "automatic-speech-recognition",
-             "classification": "audio-classification"}
 
 
 def setup_logging(args: XtremeSTrainingArguments) -> None:

@@ -365,6 +365,11 @@ class Covost2Adapter(SourceAdapter):
         lang_dir = root / cv
         covost = next((p for p in (root / f"covost_v2.{cv}_en.tsv", lang_dir / f"covost_v2.{cv}_en.tsv")
                        if p.is_file()), None)
+        if not lang_dir.exists() and covost is None:
+            # Not downloaded at all: covost2.all leaves it out (recorded as languages_missing); a single
+            # direction still fails with the instructions.
+            raise LanguageUnavailable(f"CoVoST-2 {language}->en: neither {lang_dir} nor covost_v2.{cv}_en.tsv is "
+                                      f"in {root}. {self.instructions}")
         if not (lang_dir / "validated.tsv").is_file() or covost is None:
             raise SourceError(f"CoVoST-2 {language}->en: missing {lang_dir / 'validated.tsv'} or "
                               f"covost_v2.{cv}_en.tsv. {self.instructions}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from .base import TaskFamily
 from .ctc import CTCFamily
 from .retrieval import RetrievalFamily
+from .seq2seq import Seq2SeqFamily
 
-FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily, "retrieval": RetrievalFamily}
+FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily, "seq2seq": Seq2SeqFamily, "retrieval": RetrievalFamily}
 
 
 def get_family(name: str) -> type[TaskFamily]:

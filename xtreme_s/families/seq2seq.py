@@ -1,0 +1,236 @@
+"""Speech translation (CoVoST-2 X->en) with a speech encoder-decoder: XLS-R encoder + pretrained text decoder.
+
+As in the XLS-R paper, the model stacks a multilingual text decoder (mBART-50 by default) on the speech encoder,
+with a convolutional adapter that shortens the speech sequence. An existing speech encoder-decoder checkpoint is
+fine-tuned (or evaluated) as it is. Predictions are generated (`predict_with_generate`) and scored with sacreBLEU.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from datasets import Dataset
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    GenerationConfig,
+    PreTrainedModel,
+    SpeechEncoderDecoderModel,
+    Wav2Vec2Processor,
+)
+
+from ..collators import SpeechDataset
+from ..metrics import group_means
+from ..registry import COVOST2_RESOURCE_GROUPS
+from ..text import TextNormalizer
+from ..trainer import SpeechSeq2SeqTrainer
+from .base import TaskFamily
+
+logger = logging.getLogger(__name__)
+
+MBART_TARGET_LANGUAGE = "en_XX"  # XTREME-S uses the X->en directions only
+DEFAULT_GENERATION_MAX_LENGTH = 128  # tokens; CoVoST-2 translations are single sentences
+
+
+def is_speech_encoder_decoder(config: Any) -> bool:
+    return getattr(config, "model_type", None) == "speech-encoder-decoder"
+
+
+class Seq2SeqFamily(TaskFamily):
+    label_kind = "sequence"
+    trainer_class = SpeechSeq2SeqTrainer
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        t = self.training_args
+        if not t.predict_with_generate:
+            # A translation scored from teacher-forced argmax tokens is not a translation: always generate.
+            logger.info("CoVoST-2 is scored on generated translations: setting --predict_with_generate.")
+            t.predict_with_generate = True
+        if t.generation_max_length is None:
+            t.generation_max_length = DEFAULT_GENERATION_MAX_LENGTH
+        # The Trainer must keep generated ids as they are (no argmax over logits).
+        self.preprocess_logits_for_metrics = None  # type: ignore[assignment]
+        self._hub = dict(cache_dir=self.model_args.cache_dir, token=t.hub_token)
+        self._model_config = AutoConfig.from_pretrained(self.model_args.model_name_or_path,
+                                                        revision=self.model_args.model_revision, **self._hub)
+        self.forced_bos_token_id: int | None = None
+        self.decoder_start_token_id: int | None = None
+
+    # -- tokenizer and labels ----------------------------------------------------------------------------
+    def _tokenizer_source(self) -> str:
+        m = self.model_args
+        if m.tokenizer_name:
+            return m.tokenizer_name
+        return m.model_name_or_path if is_speech_encoder_decoder(self._model_config) else m.decoder_name_or_path
+
+    def _decoder_config(self) -> Any:
+        if is_speech_encoder_decoder(self._model_config):
+            return self._model_config.decoder
+        return AutoConfig.from_pretrained(self.model_args.decoder_name_or_path, **self._hub)
+
+    def _build_processor(self) -> Wav2Vec2Processor:
+        source = self._tokenizer_source()
+        tokenizer = AutoTokenizer.from_pretrained(source, **self._hub)
+        if hasattr(tokenizer, "lang_code_to_id"):
+            # mBART-50: targets are "en_XX <text> </s>"; generation starts from </s> and must force en_XX first.
+            tokenizer.src_lang = tokenizer.tgt_lang = MBART_TARGET_LANGUAGE
+            self.forced_bos_token_id = tokenizer.convert_tokens_to_ids(MBART_TARGET_LANGUAGE)
+        if tokenizer.pad_token is None:  # GPT-2-style decoders have none; padding is masked anyway
+            tokenizer.pad_token = tokenizer.eos_token
+        if tokenizer.eos_token_id is None:
+            raise ValueError(f"The tokenizer of {source} has no end-of-sequence token; a decoder must be able to "
+                             "stop. Pass --tokenizer_name with one that has.")
+        start = getattr(self._decoder_config(), "decoder_start_token_id", None)
+        if getattr(self._model_config, "decoder_start_token_id", None) is not None:  # a fine-tuned checkpoint's
+            start = self._model_config.decoder_start_token_id
+        if start is None:
+            start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        self.decoder_start_token_id = start
+        fe = AutoFeatureExtractor.from_pretrained(self.model_args.model_name_or_path,
+                                                  revision=self.model_args.model_revision, **self._hub)
+        processor = Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer)
+        if self.training_args.should_save:
+            processor.save_pretrained(self.training_args.output_dir)
+        return processor
+
+    def labels_for(self, texts: Sequence[str]) -> list[list[int]]:
+        """Target ids as the decoder is trained on them: the tokenizer's own special tokens, minus a leading
+        decoder-start token (the model prepends it when it shifts the labels), plus EOS if the tokenizer adds none
+        (otherwise the model never learns to stop)."""
+        tok = self.processor.tokenizer
+        out = []
+        for ids in tok(text_target=list(texts)).input_ids:
+            if ids and ids[0] == self.decoder_start_token_id:
+                ids = ids[1:]
+            if not ids or ids[-1] != tok.eos_token_id:
+                ids = [*ids, tok.eos_token_id]
+            out.append(ids)
+        return out
+
+    def prepare(self, splits: dict[str, Dataset]) -> dict[str, SpeechDataset]:
+        self.processor = self._build_processor()
+        d = self.data_args
+        norm = TextNormalizer("xtreme_s" if d.normalize_translations else "none", d.chars_to_ignore,
+                              d.unicode_normalization)
+        max_len = getattr(self._decoder_config(), "max_position_embeddings", None)
+        train = "train" if "train" in splits and self.training_args.do_train else None
+        out: dict[str, SpeechDataset] = {}
+        for split, ds in splits.items():
+            texts = [norm(t) for t in ds["target"]]
+            labels = self.labels_for(texts)
+            if split == train:
+                keep = []
+                for i, (text, lab) in enumerate(zip(texts, labels, strict=True)):
+                    if not text:
+                        self.skip(split, "empty translation")
+                    elif max_len is not None and len(lab) + 1 > max_len:
+                        self.skip(split, f"translation longer than the decoder's {max_len} positions")
+                    else:
+                        keep.append(i)
+                if len(keep) < len(ds):
+                    logger.warning("Skipped %d training items: %s", len(ds) - len(keep), dict(self.skipped[split]))
+                    ds = ds.select(keep)
+                    texts = [texts[i] for i in keep]
+                    labels = [labels[i] for i in keep]
+            self.references[split] = texts
+            out[split] = SpeechDataset(ds, labels)
+        return out
+
+    # -- model -------------------------------------------------------------------------------------------
+    def _load_decoder(self, config: Any) -> PreTrainedModel:
+        """The decoder as a causal LM with cross-attention.
+
+        We build the config ourselves: transformers 5's `from_encoder_decoder_pretrained` reads
+        `add_cross_attention`, which configs such as MBartConfig no longer define. When the checkpoint is a full
+        encoder-decoder (mBART-50) saved with only the shared embedding, the causal-LM class finds no
+        `decoder.embed_tokens` and would start from random embeddings; we copy them from the seq2seq model.
+        """
+        path = self.model_args.decoder_name_or_path
+        was_seq2seq = getattr(config, "is_encoder_decoder", False)
+        config.is_decoder, config.add_cross_attention, config.is_encoder_decoder = True, True, False
+        decoder, info = AutoModelForCausalLM.from_pretrained(path, config=config, output_loading_info=True,
+                                                             **self._hub)
+        missing = set(info.get("missing_keys", ()))
+        embedding_missing = any("embed_tokens" in k for k in missing)
+        if embedding_missing and was_seq2seq:
+            source = AutoModelForSeq2SeqLM.from_pretrained(path, **self._hub)
+            decoder.get_input_embeddings().weight.data.copy_(source.get_decoder().get_input_embeddings().weight.data)
+            out_emb = decoder.get_output_embeddings()
+            if out_emb is not None and out_emb.weight is not decoder.get_input_embeddings().weight:
+                out_emb.weight.data.copy_(source.get_output_embeddings().weight.data)
+            logger.info("Decoder embeddings copied from the shared embedding of %s.", path)
+            missing = {k for k in missing if "embed_tokens" not in k and "lm_head" not in k}
+        new = sorted(k for k in missing if "encoder_attn" not in k and "crossattention" not in k)
+        if new:
+            logger.warning("Decoder weights not in %s (randomly initialised): %s", path, ", ".join(new[:10]))
+        return decoder
+
+    def build_model(self) -> PreTrainedModel:
+        m = self.model_args
+        tok = self.processor.tokenizer
+        if is_speech_encoder_decoder(self._model_config):
+            config = self._model_config
+            config.encoder.update(self.encoder_config_overrides())
+            model = SpeechEncoderDecoderModel.from_pretrained(m.model_name_or_path, config=config,
+                                                              revision=m.model_revision, **self._hub)
+            if m.freeze_feature_encoder:
+                model.freeze_feature_encoder()
+        else:
+            encoder = self.load_pretrained(AutoModel, {
+                "add_adapter": m.add_adapter, "adapter_stride": m.adapter_stride,
+                "num_adapter_layers": m.num_adapter_layers,
+            })
+            decoder = self._load_decoder(self._decoder_config())
+            model = SpeechEncoderDecoderModel(encoder=encoder, decoder=decoder)
+        if model.decoder.get_input_embeddings().num_embeddings < len(tok):
+            raise ValueError(f"The tokenizer has {len(tok)} tokens but the decoder only "
+                             f"{model.decoder.get_input_embeddings().num_embeddings} embeddings; pass the decoder's "
+                             "own tokenizer (--tokenizer_name).")
+        ids = {"decoder_start_token_id": self.decoder_start_token_id, "pad_token_id": tok.pad_token_id,
+               "eos_token_id": tok.eos_token_id}
+        for key, value in ids.items():
+            setattr(model.config, key, value)  # forward() shifts labels with these
+        # transformers 5 reads generation parameters from generation_config only.
+        t = self.training_args
+        model.generation_config = GenerationConfig(
+            **ids, forced_bos_token_id=self.forced_bos_token_id, max_length=t.generation_max_length,
+            num_beams=t.generation_num_beams or 1)
+        enc = model.encoder.config
+        self.notes["seq2seq"] = {
+            "decoder": getattr(model.config.decoder, "_name_or_path", None) or m.decoder_name_or_path,
+            "adapter": {"add_adapter": getattr(enc, "add_adapter", None),
+                        "num_adapter_layers": getattr(enc, "num_adapter_layers", None),
+                        "adapter_stride": getattr(enc, "adapter_stride", None)},
+            "generation": {"max_length": t.generation_max_length, "num_beams": t.generation_num_beams or 1,
+                           "forced_bos_token_id": self.forced_bos_token_id},
+        }
+        return model
+
+    # -- decoding and scoring ----------------------------------------------------------------------------
+    def decode(self, predictions: np.ndarray) -> list[str]:
+        tok = self.processor.tokenizer
+        if isinstance(predictions, tuple):
+            predictions = predictions[0]
+        ids = np.where(predictions < 0, tok.pad_token_id, predictions)
+        return [text.strip() for text in tok.batch_decode(ids, skip_special_tokens=True)]
+
+    def score(self, references: Sequence, predictions: Sequence, languages: Sequence[str]) -> dict:
+        result = super().score(references, predictions, languages)
+        # Resource groups of the XLS-R paper; UNCONFIRMED membership (registry.COVOST2_RESOURCE_GROUPS).
+        result["groups"] = group_means(result["per_language"], COVOST2_RESOURCE_GROUPS)
+        self.notes["resource_groups"] = {
+            "definition": {k: list(v) for k, v in COVOST2_RESOURCE_GROUPS.items()},
+            "caveat": "UNCONFIRMED grouping recalled from the XLS-R paper (xtreme_s_spec.md section 1); group "
+                      "scores are unweighted means of the per-direction BLEU of the languages that were scored.",
+        }
+        self.notes["translation_normalization"] = ("xtreme_s (lowercase, chars_to_ignore deleted)"
+                                                   if self.data_args.normalize_translations else "none")
+        return result
