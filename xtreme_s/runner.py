@@ -25,7 +25,6 @@ from .sources import LoadContext, load_splits
 logger = logging.getLogger("xtreme_s")
 
 
-
 def setup_logging(args: XtremeSTrainingArguments) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
                         handlers=[logging.StreamHandler(sys.stdout)])
