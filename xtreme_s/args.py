@@ -116,6 +116,13 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
     dataloader_num_workers: int | None = field(
         default=None, metadata={"help": "DataLoader worker processes; they decode and resample the audio. "
                                         "Default: min(4, CPU cores). 0 decodes in the training process."})
+    max_batch_seconds: float | None = field(
+        default=None, metadata={"help": "Batch training clips by duration instead of a fixed batch size: at most this "
+                                        "many seconds of padded audio per batch and process (clips of similar "
+                                        "length share a batch). Replaces --per_device_train_batch_size; e.g. 200."})
+    num_duration_buckets: int = field(
+        default=30, metadata={"help": "With --max_batch_seconds: duration buckets (more = less padding, less "
+                                      "mixing of lengths within an epoch)."})
 
     def __post_init__(self):
         if self.dataloader_num_workers is None:
