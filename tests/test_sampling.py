@@ -219,3 +219,26 @@ def test_cli_run_with_duration_batching(tmp_path, hf_cache):
     assert any("padding_ratio" in log for log in state["log_history"])
     lines = (out / "predictions.jsonl").read_text().splitlines()
     assert results["splits"]["test"]["num_examples"] == len(lines) > 0
+
+
+def test_compile_pads_batches_to_few_lengths(tmp_path):
+    import soundfile as sf
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from xtreme_s.collators import SpeechCollator
+    from xtreme_s.sampling import configure_padding
+
+    fe = Wav2Vec2FeatureExtractor(sampling_rate=16000, return_attention_mask=True)
+    collator = SpeechCollator(fe, label_kind="none")
+    configure_padding(SimpleNamespace(args=SimpleNamespace(torch_compile=True), data_collator=collator))
+    assert collator.pad_to_multiple_of == 32000  # 2 s by default with --torch_compile
+    configure_padding(SimpleNamespace(args=SimpleNamespace(pad_to_multiple_of_seconds=0.5, torch_compile=False),
+                                      data_collator=collator))
+    lengths = []
+    for seconds in (0.3, 1.2):
+        path = tmp_path / f"{seconds}.wav"
+        sf.write(path, np.zeros(int(seconds * 16000), dtype=np.float32), 16000)
+        batch = collator([{"audio": {"path": str(path), "bytes": None}}])
+        lengths.append(batch["input_values"].shape[1])
+        assert int(batch["attention_mask"].sum()) == int(seconds * 16000)
+    assert lengths == [8000, 24000]

@@ -123,6 +123,9 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
     num_duration_buckets: int = field(
         default=30, metadata={"help": "With --max_batch_seconds: duration buckets (more = less padding, less "
                                       "mixing of lengths within an epoch)."})
+    pad_to_multiple_of_seconds: float | None = field(
+        default=None, metadata={"help": "Pad every audio batch to a multiple of this many seconds, so "
+                                        "--torch_compile sees few shapes (default 2 with --torch_compile, else off)."})
 
     def __post_init__(self):
         if self.dataloader_num_workers is None:

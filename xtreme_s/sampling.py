@@ -70,7 +70,7 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         order = np.argsort(self.durations, kind="stable")
         # Buckets in ascending duration; members in ascending duration (the unshuffled order).
         self.buckets: list[np.ndarray] = [order[which[order] == b] for b in range(len(edges))]
-        self.buckets = [b for b in self.buckets if len(b)]
+        self.buckets = self._merge_small([b for b in self.buckets if len(b)])
         self.batch_sizes = []
         for members in self.buckets:
             longest = float(self.durations[members].max())
@@ -82,6 +82,22 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         if self._len == 0:
             raise ValueError(f"{self.num_batches} batch(es) cannot be shared by {self.num_replicas} processes with "
                              "drop_last; lower --max_batch_seconds or use fewer processes.")
+
+    def _merge_small(self, buckets: list[np.ndarray]) -> list[np.ndarray]:
+        """Join neighbouring buckets until each fills at least one batch (small datasets, many buckets): a bucket
+        smaller than its batch size would only yield an under-filled batch."""
+        merged: list[np.ndarray] = []
+        group: list[np.ndarray] = []
+        for members in buckets:
+            group.append(members)
+            joined = np.concatenate(group)
+            longest = max(float(self.durations[joined].max()), 1e-9)
+            if len(joined) >= math.floor(self.max_batch_seconds / longest):
+                merged.append(joined)
+                group = []
+        if group:
+            merged.append(np.concatenate(group))
+        return merged
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose order to yield (the Trainer calls this before every epoch)."""
@@ -226,3 +242,17 @@ def evaluation_loop_in_dataset_order(trainer: Any, loop: Callable, dataloader: A
         trainer.compute_metrics = compute
     return output._replace(predictions=restore_order(output.predictions, order),
                            label_ids=restore_order(output.label_ids, order))
+
+
+def configure_padding(trainer: Any) -> None:
+    """`--pad_to_multiple_of_seconds` (default 2 s with `--torch_compile`): pad batches to a few lengths, so a
+    compiled model sees a handful of shapes instead of recompiling for every batch length."""
+    args, collator = trainer.args, trainer.data_collator
+    seconds = getattr(args, "pad_to_multiple_of_seconds", None)
+    if seconds is None and getattr(args, "torch_compile", False):
+        seconds = 2.0
+    extractor = getattr(collator, "feature_extractor", None)
+    if not seconds or extractor is None or not hasattr(collator, "pad_to_multiple_of"):
+        return
+    collator.pad_to_multiple_of = int(round(seconds * extractor.sampling_rate))
+    logger.info("Padding audio batches to multiples of %.2f s (%d samples).", seconds, collator.pad_to_multiple_of)
