@@ -21,13 +21,14 @@ MINI_FLAGS = --mini --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_step
 TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
-.PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel mini-benchmark clean
+.PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel mini-benchmark bench clean
 
 help:
 	@echo "make demo        set up .venv and run CTC speech recognition on the bundled mini benchmark (offline)"
 	@echo "make test        set up .venv and run the test suite"
 	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
+	@echo "make bench       throughput benchmark vs the reference approach -> benchmarks/results/bench.{json,md} [ARGS=..]"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +67,9 @@ mls voxpopuli fleurs-asr babel: install
 
 mini-benchmark: install system-deps
 	$(BIN)/python scripts/make_mini_benchmark.py --out mini_benchmark
+
+bench: install
+	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 clean:
 	rm -rf outputs .pytest_cache .ruff_cache

@@ -180,6 +180,13 @@ def duration_train_dataloader(trainer: Any) -> torch.utils.data.DataLoader:
     """
     args = trainer.args
     dataset = trainer.train_dataset
+    if not hasattr(dataset, "durations"):
+        raise ValueError("--max_batch_seconds needs a training dataset that knows its clip durations "
+                         f"(xtreme_s.collators.SpeechDataset); got {type(dataset).__name__}.")
+    too_long = sum(d > args.max_batch_seconds for d in dataset.durations)
+    if too_long:
+        logger.warning("%d training clip(s) are longer than --max_batch_seconds=%s and get a batch of their own; "
+                       "lower --max_duration_in_seconds to skip them.", too_long, args.max_batch_seconds)
     sampler = DurationBatchSampler(
         dataset.durations, args.max_batch_seconds, num_buckets=args.num_duration_buckets, shuffle=True,
         seed=args.data_seed if args.data_seed is not None else args.seed, drop_last=args.dataloader_drop_last,

@@ -40,7 +40,7 @@ class SpeechSamplingMixin:
         return None  # the Trainer's distributed evaluation keeps order when it gathers
 
     def get_train_dataloader(self):
-        if getattr(self.args, "max_batch_seconds", None) and hasattr(self.train_dataset, "durations"):
+        if getattr(self.args, "max_batch_seconds", None):
             return sampling.duration_train_dataloader(self)
         return super().get_train_dataloader()
 
