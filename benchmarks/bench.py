@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-size", type=int, default=8, help="baseline batch size; budget = this x mean duration")
     p.add_argument("--padding-batch-size", type=int, default=16, help="fixed batch size in the padding part")
     p.add_argument("--steps", type=int, default=6, help="optimizer steps per training run")
-    p.add_argument("--train-clips", type=int, default=96, help="clips in the training benchmark's dataset")
+    p.add_argument("--train-clips", type=int, default=400, help="clips in the training benchmark's dataset")
     p.add_argument("--data-clips", type=int, default=200, help="clips in the data path benchmark")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers in the data path benchmark")
     p.add_argument("--first-step-rows", type=int, default=100_000, help="rows of the metadata-only dataset")

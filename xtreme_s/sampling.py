@@ -30,6 +30,8 @@ from transformers.trainer_utils import EvalPrediction, seed_worker
 
 logger = logging.getLogger(__name__)
 
+MIN_BATCHES_PER_BUCKET = 2
+
 
 def padding_ratio(durations: Sequence[float], batches: Sequence[Sequence[int]]) -> float:
     """Padded audio / real audio over `batches` (1.0 = no padding): each batch is padded to its longest clip."""
@@ -84,15 +86,15 @@ class DurationBatchSampler(torch.utils.data.Sampler):
                              "drop_last; lower --max_batch_seconds or use fewer processes.")
 
     def _merge_small(self, buckets: list[np.ndarray]) -> list[np.ndarray]:
-        """Join neighbouring buckets until each fills at least one batch (small datasets, many buckets): a bucket
-        smaller than its batch size would only yield an under-filled batch."""
+        """Join neighbouring buckets until each fills `MIN_BATCHES_PER_BUCKET` batches (small datasets, many
+        buckets): every bucket ends in one part-filled batch, which would otherwise be a large share of them."""
         merged: list[np.ndarray] = []
         group: list[np.ndarray] = []
         for members in buckets:
             group.append(members)
             joined = np.concatenate(group)
             longest = max(float(self.durations[joined].max()), 1e-9)
-            if len(joined) >= math.floor(self.max_batch_seconds / longest):
+            if len(joined) >= MIN_BATCHES_PER_BUCKET * math.floor(self.max_batch_seconds / longest):
                 merged.append(joined)
                 group = []
         if group:
