@@ -242,3 +242,20 @@ def test_compile_pads_batches_to_few_lengths(tmp_path):
         lengths.append(batch["input_values"].shape[1])
         assert int(batch["attention_mask"].sum()) == int(seconds * 16000)
     assert lengths == [8000, 24000]
+
+
+def test_ddp_wrapper_passes_rank_batches_through_and_forwards_set_epoch():
+    """Under DDP accelerate wraps the batch sampler in BatchSamplerShard; ours is already rank-aware."""
+    from accelerate.data_loader import BatchSamplerShard, SkipBatchSampler
+
+    from xtreme_s.sampling import unshard
+
+    durations = _fleurs_like(300)
+    sampler = DurationBatchSampler(durations, 60, seed=2, num_replicas=2, rank=1)
+    wrapper = BatchSamplerShard(sampler, num_processes=2, process_index=1)
+    unshard(wrapper, sampler)
+    assert list(wrapper) == sampler.rank_batches(0) and len(wrapper) == len(sampler)
+    # Resuming in epoch 3 on this rank: the Trainer skips trained batches, then calls set_epoch on the wrapper.
+    skipped = SkipBatchSampler(wrapper, skip_batches=2)
+    skipped.batch_sampler.set_epoch(3)
+    assert list(skipped) == DurationBatchSampler(durations, 60, seed=2, num_replicas=2, rank=1).rank_batches(3)[2:]

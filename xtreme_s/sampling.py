@@ -11,7 +11,7 @@ need its own cut manifests, and torch has no duration-budget sampler. This one i
   generator seeded by ``(seed, epoch)`` only, so a resumed run replays the same order;
 * with several processes every rank gets the same number of batches: the shuffled batch list is padded by
   repeating its first batches (or cut, with `drop_last`) to a multiple of the world size, and rank r takes every
-  world-size-th batch from r. The Trainer must not shard it again (see `xtreme_s.trainer`).
+  world-size-th batch from r. accelerate must not shard it again (see `unshard`).
 
 A clip longer than the budget gets a batch of its own (the runner's `--max_duration_in_seconds` is the cap).
 """
@@ -208,11 +208,16 @@ def duration_train_dataloader(trainer: Any) -> torch.utils.data.DataLoader:
         params["prefetch_factor"] = args.dataloader_prefetch_factor
         params["multiprocessing_context"] = args.dataloader_multiprocessing_context
     dataloader = trainer.accelerator.prepare(torch.utils.data.DataLoader(dataset, **params))
-    wrapper = getattr(dataloader, "batch_sampler", None)
-    if wrapper is not sampler and getattr(wrapper, "batch_sampler", None) is sampler:
+    unshard(getattr(dataloader, "batch_sampler", None), sampler)
+    return dataloader
+
+
+def unshard(wrapper: Any, sampler: DurationBatchSampler) -> None:
+    """Make accelerate's `BatchSamplerShard` around our rank-aware sampler a pass-through that forwards
+    `set_epoch` (the Trainer calls it on that wrapper when resuming mid-epoch)."""
+    if wrapper is not None and wrapper is not sampler and getattr(wrapper, "batch_sampler", None) is sampler:
         wrapper.num_processes, wrapper.process_index = 1, 0
         wrapper.set_epoch = sampler.set_epoch
-    return dataloader
 
 
 def _find_order(dataloader: Any) -> list[int] | None:

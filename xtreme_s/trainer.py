@@ -10,7 +10,8 @@ from . import sampling
 
 
 class SpeechSamplingMixin:
-    """Length grouping from known durations, and evaluation in dataset order.
+    """Length grouping from known durations, duration batching (xtreme_s.sampling), and evaluation batched by
+    length but returned in dataset order.
 
     The Trainer would compute lengths by loading every item (decoding audio) and, with `group_by_length`, would
     also shuffle evaluation batches, which breaks the row order that per-language scores and predictions.jsonl
