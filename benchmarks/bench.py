@@ -170,12 +170,14 @@ def baseline_prepare(parquet: Path, cache: Path, labels: list[list[int]], num_pr
 class BaselineCollator:
     """DataCollatorCTCWithPadding of the reference runner: pad cached input_values and labels."""
 
-    def __init__(self):
+    def __init__(self, pad_to_multiple_of: int | None = None):
         self.fe = feature_extractor()
+        self.pad_to_multiple_of = pad_to_multiple_of
 
     def __call__(self, features):
         batch = self.fe.pad([{"input_values": f["input_values"]} for f in features], padding=True,
-                            return_tensors="pt", return_attention_mask=True)
+                            return_tensors="pt", return_attention_mask=True,
+                            pad_to_multiple_of=self.pad_to_multiple_of)
         longest = max(len(f["labels"]) for f in features)
         labels = torch.full((len(features), longest), -100, dtype=torch.long)
         for i, f in enumerate(features):
@@ -326,6 +328,8 @@ def bench_train(work: Path, opts) -> dict:
                      "torch_compile": opts.compile}
     base_ds = baseline_prepare(parquet, work / "train_cache_baseline", labels)
     ours_ds = ours_prepare(parquet, work / "train_cache_ours", labels)
+    # With torch.compile both sides pad to 2 s multiples (few shapes, as xtreme-s does with --torch_compile).
+    multiple = 2 * SR if opts.compile else None
     runs = {
         "baseline_random": ("random", None),
         "baseline_group_by_length": ("group_by_length", None),
@@ -337,14 +341,14 @@ def bench_train(work: Path, opts) -> dict:
             torch.cuda.reset_peak_memory_stats()
         first = FirstStep()
         if max_seconds is None:
-            counter = AudioCounter(BaselineCollator())
+            counter = AudioCounter(BaselineCollator(multiple))
             args = TrainingArguments(**train_args(work / name, opts, max_steps=opts.steps,
                                                   per_device_train_batch_size=bs, train_sampling_strategy=strategy,
                                                   length_column_name="input_length"))
             trainer = Trainer(model=model, args=args, train_dataset=base_ds, data_collator=counter,
                               callbacks=[first])
         else:
-            counter = AudioCounter(SpeechCollator(feature_extractor()))
+            counter = AudioCounter(SpeechCollator(feature_extractor(), pad_to_multiple_of=multiple))
             args = XtremeSTrainingArguments(**train_args(work / name, opts, max_steps=opts.steps,
                                                          max_batch_seconds=max_seconds))
             trainer = SpeechTrainer(model=model, args=args, train_dataset=ours_ds, data_collator=counter,
@@ -513,7 +517,7 @@ def main(argv: list[str] | None = None) -> dict:
     datasets.logging.set_verbosity_error()
     parts = opts.parts.split(",")
     res: dict = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                 "options": vars(opts)}
+                 "options": {k: v for k, v in vars(opts).items() if k != "out"}}
     start = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="xtreme_s_bench_"))
     try:
