@@ -22,7 +22,7 @@ TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
 .PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel covost2 mini-benchmark clean \
-	fleurs-retrieval score
+	fleurs-retrieval score bench
 
 help:
 	@echo "make demo        set up .venv and run CTC speech recognition on the bundled mini benchmark (offline)"
@@ -32,6 +32,7 @@ help:
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
 	@echo "make fleurs-retrieval [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS=..]   FLEURS speech retrieval, P@1 (no training)"
 	@echo "make score RUNS='outputs/mls outputs/voxpopuli ...'   overall XTREME-S score -> outputs/score/score.md"
+	@echo "make bench       throughput benchmark vs the reference approach -> benchmarks/results/bench.{json,md} [ARGS=..]"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +76,9 @@ score: install
 
 mini-benchmark: install system-deps
 	$(BIN)/python scripts/make_mini_benchmark.py --out mini_benchmark
+
+bench: install
+	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 clean:
 	rm -rf outputs .pytest_cache .ruff_cache

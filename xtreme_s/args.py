@@ -152,6 +152,16 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
     dataloader_num_workers: int | None = field(
         default=None, metadata={"help": "DataLoader worker processes; they decode and resample the audio. "
                                         "Default: min(4, CPU cores). 0 decodes in the training process."})
+    max_batch_seconds: float | None = field(
+        default=None, metadata={"help": "Batch training clips by duration instead of a fixed batch size: at most this "
+                                        "many seconds of padded audio per batch and process (clips of similar "
+                                        "length share a batch). Replaces --per_device_train_batch_size; e.g. 200."})
+    num_duration_buckets: int = field(
+        default=30, metadata={"help": "With --max_batch_seconds: duration buckets (more = less padding, less "
+                                      "mixing of lengths within an epoch)."})
+    pad_to_multiple_of_seconds: float | None = field(
+        default=None, metadata={"help": "Pad every audio batch to a multiple of this many seconds, so "
+                                        "--torch_compile sees few shapes (default 2 with --torch_compile, else off)."})
 
     def __post_init__(self):
         if self.dataloader_num_workers is None:

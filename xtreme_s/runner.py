@@ -209,7 +209,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         "data": {"revisions": ctx.record.get("revisions", {}), "num_files": len(ctx.record.get("files", []))},
         "hyperparameters": {k: getattr(training_args, k) for k in (
             "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-            "gradient_accumulation_steps", "warmup_steps", "seed", "fp16", "bf16")} | {
+            "gradient_accumulation_steps", "warmup_steps", "seed", "fp16", "bf16", "max_batch_seconds")} | {
             k: getattr(model_args, k) for k in ("mask_time_prob", "mask_time_length", "mask_feature_prob",
                                                 "mask_feature_length", "layerdrop", "freeze_feature_encoder")},
         "versions": reporting.library_versions(),

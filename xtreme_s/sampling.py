@@ -1,0 +1,272 @@
+"""Batching by audio duration (fairseq's `max_tokens`, lhotse's bucketing), and evaluation sorted by length.
+
+Why hand-written: the Trainer offers only fixed-size batches (random or `group_by_length`), lhotse's samplers
+need its own cut manifests, and torch has no duration-budget sampler. This one is small and composable:
+
+* clips are put in `num_buckets` duration buckets (quantiles, so every bucket holds a similar number of clips);
+* each bucket has a fixed batch size, ``max(1, floor(max_batch_seconds / longest clip of the bucket))``, so
+  ``batch size x longest clip`` (the padded audio the model sees) never exceeds the budget, and the number of
+  batches per epoch is a pure function of the durations: the Trainer's steps-per-epoch stay exact every epoch;
+* every epoch the clips are shuffled inside their bucket and the batches are shuffled across buckets, from a
+  generator seeded by ``(seed, epoch)`` only, so a resumed run replays the same order;
+* with several processes every rank gets the same number of batches: the shuffled batch list is padded by
+  repeating its first batches (or cut, with `drop_last`) to a multiple of the world size, and rank r takes every
+  world-size-th batch from r. accelerate must not shard it again (see `unshard`).
+
+A clip longer than the budget gets a batch of its own (the runner's `--max_duration_in_seconds` is the cap).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+from transformers.trainer_utils import EvalPrediction, seed_worker
+
+logger = logging.getLogger(__name__)
+
+MIN_BATCHES_PER_BUCKET = 2
+
+
+def padding_ratio(durations: Sequence[float], batches: Sequence[Sequence[int]]) -> float:
+    """Padded audio / real audio over `batches` (1.0 = no padding): each batch is padded to its longest clip."""
+    d = np.asarray(durations, dtype=np.float64)
+    padded = sum(len(b) * float(d[list(b)].max()) for b in batches if len(b))
+    real = sum(float(d[list(b)].sum()) for b in batches if len(b))
+    return padded / real if real > 0 else 1.0
+
+
+def bucket_boundaries(durations: Sequence[float], num_buckets: int) -> np.ndarray:
+    """Upper edges of `num_buckets` duration buckets holding similar numbers of clips (last edge = longest)."""
+    d = np.asarray(durations, dtype=np.float64)
+    qs = np.quantile(d, np.linspace(0, 1, num_buckets + 1)[1:])
+    return np.unique(qs)
+
+
+class DurationBatchSampler(torch.utils.data.Sampler):
+    """Yields lists of dataset indices whose padded duration fits `max_batch_seconds`; see the module docstring."""
+
+    def __init__(self, durations: Sequence[float], max_batch_seconds: float, num_buckets: int = 30,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False, num_replicas: int = 1, rank: int = 0,
+                 max_batch_size: int | None = None):
+        if max_batch_seconds <= 0:
+            raise ValueError(f"max_batch_seconds must be positive, got {max_batch_seconds}")
+        if num_buckets < 1:
+            raise ValueError(f"num_buckets must be at least 1, got {num_buckets}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
+        self.durations = np.asarray(durations, dtype=np.float64)
+        if len(self.durations) == 0:
+            raise ValueError("DurationBatchSampler needs at least one clip")
+        self.max_batch_seconds = float(max_batch_seconds)
+        self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.epoch = 0
+        edges = bucket_boundaries(self.durations, num_buckets)
+        which = np.searchsorted(edges, self.durations, side="left")
+        order = np.argsort(self.durations, kind="stable")
+        # Buckets in ascending duration; members in ascending duration (the unshuffled order).
+        self.buckets: list[np.ndarray] = [order[which[order] == b] for b in range(len(edges))]
+        self.buckets = self._merge_small([b for b in self.buckets if len(b)])
+        self.batch_sizes = []
+        for members in self.buckets:
+            longest = float(self.durations[members].max())
+            size = max(1, math.floor(self.max_batch_seconds / longest)) if longest > 0 else len(members)
+            self.batch_sizes.append(min(size, max_batch_size) if max_batch_size else size)
+        self.num_batches = sum(math.ceil(len(m) / s) for m, s in zip(self.buckets, self.batch_sizes, strict=True))
+        per_rank = self.num_batches / self.num_replicas
+        self._len = math.floor(per_rank) if drop_last else math.ceil(per_rank)
+        if self._len == 0:
+            raise ValueError(f"{self.num_batches} batch(es) cannot be shared by {self.num_replicas} processes with "
+                             "drop_last; lower --max_batch_seconds or use fewer processes.")
+
+    def _merge_small(self, buckets: list[np.ndarray]) -> list[np.ndarray]:
+        """Join neighbouring buckets until each fills `MIN_BATCHES_PER_BUCKET` batches (small datasets, many
+        buckets): every bucket ends in one part-filled batch, which would otherwise be a large share of them."""
+        merged: list[np.ndarray] = []
+        group: list[np.ndarray] = []
+        for members in buckets:
+            group.append(members)
+            joined = np.concatenate(group)
+            longest = max(float(self.durations[joined].max()), 1e-9)
+            if len(joined) >= MIN_BATCHES_PER_BUCKET * math.floor(self.max_batch_seconds / longest):
+                merged.append(joined)
+                group = []
+        if group:
+            merged.append(np.concatenate(group))
+        return merged
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order to yield (the Trainer calls this before every epoch)."""
+        self.epoch = int(epoch)
+
+    def global_batches(self, epoch: int | None = None) -> list[list[int]]:
+        """All batches of an epoch in yield order, before they are dealt to ranks (pure in seed and epoch)."""
+        epoch = self.epoch if epoch is None else epoch
+        rng = np.random.default_rng([self.seed, epoch])
+        batches: list[list[int]] = []
+        for members, size in zip(self.buckets, self.batch_sizes, strict=True):
+            members = rng.permutation(members) if self.shuffle else members
+            batches += [members[i:i + size].tolist() for i in range(0, len(members), size)]
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def rank_batches(self, epoch: int | None = None) -> list[list[int]]:
+        batches = self.global_batches(epoch)
+        total = self._len * self.num_replicas
+        if total > len(batches):  # repeat the first batches so every rank gets the same number
+            batches = batches + [batches[i % len(batches)] for i in range(total - len(batches))]
+        return batches[:total][self.rank::self.num_replicas]
+
+    def padding_ratio(self, epoch: int | None = None) -> float:
+        """Padded / real audio of an epoch's batches (cached: the Trainer logs it every `logging_steps`)."""
+        epoch = self.epoch if epoch is None else epoch
+        if getattr(self, "_ratio", (None,))[0] != epoch:
+            self._ratio = (epoch, padding_ratio(self.durations, self.global_batches(epoch)))
+        return self._ratio[1]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.rank_batches()
+
+    def __len__(self) -> int:
+        return self._len
+
+
+class OrderedSampler(torch.utils.data.Sampler):
+    """Yields a fixed permutation; `order` lets the evaluation loop put predictions back in dataset order."""
+
+    def __init__(self, order: Sequence[int]):
+        self.order = [int(i) for i in order]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def longest_first(durations: Sequence[float]) -> list[int]:
+    """Evaluation order: longest clips first (similar lengths share a batch; an out-of-memory shows at once)."""
+    return np.argsort(-np.asarray(durations, dtype=np.float64), kind="stable").tolist()
+
+
+def restore_order(values, order: Sequence[int]):
+    """Undo `order` on the first axis of every array in `values` (nested tuples/lists/dicts allowed)."""
+    if values is None:
+        return None
+    if isinstance(values, (tuple, list)):
+        return type(values)(restore_order(v, order) for v in values)
+    if isinstance(values, dict):
+        return {k: restore_order(v, order) for k, v in values.items()}
+    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if arr.ndim == 0 or arr.shape[0] != len(order):
+        return values
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
+    return arr[inverse]
+
+
+def duration_train_dataloader(trainer: Any) -> torch.utils.data.DataLoader:
+    """The Trainer's training DataLoader with a `DurationBatchSampler` (`--max_batch_seconds`).
+
+    Mirrors `Trainer._get_dataloader`, but passes the sampler as `batch_sampler`. The sampler is rank-aware, so the
+    `BatchSamplerShard` that `accelerator.prepare` wraps around it under DDP is made a pass-through (as the Trainer
+    does for its own rank-aware `BatchRebalanceSampler`) and forwards `set_epoch`, which the Trainer looks for on
+    that wrapper when it resumes mid-epoch (`skip_first_batches`).
+    """
+    args = trainer.args
+    dataset = trainer.train_dataset
+    if not hasattr(dataset, "durations"):
+        raise ValueError("--max_batch_seconds needs a training dataset that knows its clip durations "
+                         f"(xtreme_s.collators.SpeechDataset); got {type(dataset).__name__}.")
+    too_long = sum(d > args.max_batch_seconds for d in dataset.durations)
+    if too_long:
+        logger.warning("%d training clip(s) are longer than --max_batch_seconds=%s and get a batch of their own; "
+                       "lower --max_duration_in_seconds to skip them.", too_long, args.max_batch_seconds)
+    sampler = DurationBatchSampler(
+        dataset.durations, args.max_batch_seconds, num_buckets=args.num_duration_buckets, shuffle=True,
+        seed=args.data_seed if args.data_seed is not None else args.seed, drop_last=args.dataloader_drop_last,
+        num_replicas=max(1, args.world_size), rank=args.process_index if args.world_size > 1 else 0)
+    trainer.duration_sampler = sampler
+    logger.info("Duration batching: %d batches per epoch per process (budget %.0f s, %d buckets), padding ratio "
+                "%.3f", len(sampler), args.max_batch_seconds, len(sampler.buckets), sampler.padding_ratio(0))
+    params: dict[str, Any] = {
+        "batch_sampler": sampler,
+        "collate_fn": trainer._get_collator_with_removed_columns(trainer.data_collator, description="Training"),
+        "num_workers": args.dataloader_num_workers,
+        "pin_memory": args.dataloader_pin_memory,
+        "persistent_workers": args.dataloader_persistent_workers and args.dataloader_num_workers > 0,
+        "worker_init_fn": partial(seed_worker, num_workers=args.dataloader_num_workers, rank=args.process_index),
+    }
+    if args.dataloader_num_workers > 0:
+        params["prefetch_factor"] = args.dataloader_prefetch_factor
+        params["multiprocessing_context"] = args.dataloader_multiprocessing_context
+    dataloader = trainer.accelerator.prepare(torch.utils.data.DataLoader(dataset, **params))
+    unshard(getattr(dataloader, "batch_sampler", None), sampler)
+    return dataloader
+
+
+def unshard(wrapper: Any, sampler: DurationBatchSampler) -> None:
+    """Make accelerate's `BatchSamplerShard` around our rank-aware sampler a pass-through that forwards
+    `set_epoch` (the Trainer calls it on that wrapper when resuming mid-epoch)."""
+    if wrapper is not None and wrapper is not sampler and getattr(wrapper, "batch_sampler", None) is sampler:
+        wrapper.num_processes, wrapper.process_index = 1, 0
+        wrapper.set_epoch = sampler.set_epoch
+
+
+def _find_order(dataloader: Any) -> list[int] | None:
+    """The `OrderedSampler` behind a (prepared) evaluation DataLoader, if any."""
+    stack, seen = [dataloader], 0
+    while stack and seen < 8:
+        obj = stack.pop()
+        seen += 1
+        if isinstance(obj, OrderedSampler):
+            return obj.order
+        for name in ("sampler", "batch_sampler", "base_dataloader"):
+            child = getattr(obj, name, None)
+            if child is not None and child is not obj:
+                stack.append(child)
+    return None
+
+
+def evaluation_loop_in_dataset_order(trainer: Any, loop: Callable, dataloader: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run the Trainer's evaluation loop over a length-sorted order, yet hand `compute_metrics` and the caller
+    predictions in dataset order (per-language scores and predictions.jsonl rely on it)."""
+    order = _find_order(dataloader)
+    if order is None:
+        return loop(dataloader, *args, **kwargs)
+    compute = trainer.compute_metrics
+
+    def compute_in_order(pred: EvalPrediction) -> dict:
+        return compute(EvalPrediction(predictions=restore_order(pred.predictions, order),
+                                      label_ids=restore_order(pred.label_ids, order),
+                                      inputs=restore_order(pred.inputs, order),
+                                      losses=restore_order(pred.losses, order)))
+
+    trainer.compute_metrics = compute_in_order if compute is not None else None
+    try:
+        output = loop(dataloader, *args, **kwargs)
+    finally:
+        trainer.compute_metrics = compute
+    return output._replace(predictions=restore_order(output.predictions, order),
+                           label_ids=restore_order(output.label_ids, order))
+
+
+def configure_padding(trainer: Any) -> None:
+    """`--pad_to_multiple_of_seconds` (default 2 s with `--torch_compile`): pad batches to a few lengths, so a
+    compiled model sees a handful of shapes instead of recompiling for every batch length."""
+    args, collator = trainer.args, trainer.data_collator
+    seconds = getattr(args, "pad_to_multiple_of_seconds", None)
+    if seconds is None and getattr(args, "torch_compile", False):
+        seconds = 2.0
+    extractor = getattr(collator, "feature_extractor", None)
+    if not seconds or extractor is None or not hasattr(collator, "pad_to_multiple_of"):
+        return
+    collator.pad_to_multiple_of = int(round(seconds * extractor.sampling_rate))
+    logger.info("Padding audio batches to multiples of %.2f s (%d samples).", seconds, collator.pad_to_multiple_of)
