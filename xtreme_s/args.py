@@ -91,6 +91,9 @@ class DataArguments:
         default=30.0, metadata={"help": "Training clips longer than this are skipped (and counted)."})
     min_duration_in_seconds: float = field(
         default=0.0, metadata={"help": "Training clips shorter than this are skipped (and counted)."})
+    allow_skipping_eval_items: bool = field(
+        default=False, metadata={"help": "Skip evaluation/test items whose audio cannot be decoded (counted in "
+                                         "results.json, excluded from metrics) instead of stopping the run."})
     preprocessing_only: bool = field(
         default=False, metadata={"help": "Load data, build vocabulary/labels and cache them, then stop (run once "
                                          "on one process before a multi-GPU job)."})

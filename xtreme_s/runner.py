@@ -14,12 +14,12 @@ import datasets
 import torch
 import transformers
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
-from . import reporting
+from . import reporting, run_manifest
 from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
 from .families import get_family
 from .registry import ResolvedTask, resolve
+from .robustness import check_eval_split
 from .sources import LoadContext, load_splits
 
 logger = logging.getLogger("xtreme_s")
@@ -49,21 +49,10 @@ def check_precision(args: XtremeSTrainingArguments) -> None:
         args.dataloader_pin_memory = False  # pinning needs an accelerator; avoids a warning per DataLoader
 
 
-def resume_checkpoint(args: XtremeSTrainingArguments) -> str | None:
-    """Resume a killed run from its last checkpoint; refuse to train over a finished run silently."""
-    out = Path(args.output_dir)
-    if args.resume_from_checkpoint:
-        return args.resume_from_checkpoint
-    if not args.do_train or not out.is_dir() or args.overwrite_output_dir:
-        return None
-    last = get_last_checkpoint(str(out))
-    if last is not None:
-        logger.info("Resuming from %s (pass --overwrite_output_dir to start afresh).", last)
-        return last
-    if (out / reporting.RESULTS_FILE).exists():
-        raise FileExistsError(f"{out} already holds a finished run ({reporting.RESULTS_FILE}). Use another "
-                              "--output_dir, or --overwrite_output_dir to train over it.")
-    return None
+def resume_checkpoint(args: XtremeSTrainingArguments, identity: dict | None = None) -> str | None:
+    """Resume a killed run from its last complete checkpoint; refuse a finished or foreign run (run_manifest)."""
+    with args.main_process_first(desc="checking output_dir"):
+        return run_manifest.resume_or_refuse(args, identity or {})
 
 
 def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any) -> datasets.Dataset:
@@ -86,13 +75,6 @@ def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any) -
                        dict(family.skipped.get("train", {})))
         ds = ds.select(keep)
     return ds
-
-
-def _check_eval(ds: datasets.Dataset, split: str) -> None:
-    bad = [i for i, d in zip(ds["id"], ds["duration"], strict=True) if d is None or d < 0]
-    if bad:
-        raise ValueError(f"{split}: {len(bad)} utterance(s) have unreadable audio ({', '.join(bad[:5])}...). "
-                         "Evaluation items are never dropped silently: fix or remove them from the data.")
 
 
 def _limit(ds: datasets.Dataset, n: int | None) -> datasets.Dataset:
@@ -123,7 +105,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     logger.info("Task %s (%s): %d language(s), family %s", task.name, task.config_name, len(task.languages),
                 task.spec.family)
     family_cls = get_family(task.spec.family)  # fail before loading any data if the head is not available
-    checkpoint = resume_checkpoint(training_args)
+    checkpoint = resume_checkpoint(training_args, run_manifest.run_identity(task, model_args, data_args))
     set_seed(training_args.seed)
 
     roles: dict[str, str] = {}
@@ -142,13 +124,19 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         data["train"] = _limit(_filter_train(data["train"], data_args, family), data_args.max_train_samples)
     for role, limit in (("eval", data_args.max_eval_samples), ("predict", data_args.max_predict_samples)):
         if role in data:
-            _check_eval(data[role], roles[role])
             data[role] = _limit(data[role], limit)
+            # A full decode where a long run would otherwise find a bad test clip only at its end.
+            full = training_args.do_train or data_args.allow_skipping_eval_items
+            with training_args.main_process_first(desc=f"checking {role} audio"):
+                data[role] = check_eval_split(data[role], roles[role], full, data_args.allow_skipping_eval_items,
+                                              family, data_args.preprocessing_num_workers)
     for role, ds in data.items():
         logger.info("%s split '%s': %d utterances, %.1f s of audio", role, roles[role], len(ds), sum(ds["duration"]))
 
     with training_args.main_process_first(desc="preparing labels"):
         prepared = family.prepare(data)
+    if "train" in prepared:
+        prepared["train"].skip_bad_audio = True  # the collator drops undecodable training clips and counts them
     if data_args.preprocessing_only:
         logger.info("Preprocessing done (labels and vocabulary cached in %s); stopping as asked.",
                     training_args.output_dir)
@@ -177,6 +165,8 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     }
     if "train" in prepared:
         result = trainer.train(resume_from_checkpoint=checkpoint)
+        for reason, n in trainer.skipped_during_training().items():
+            family.skip("train", reason, n)
         trainer.save_model()
         metrics = {**result.metrics, "train_samples": len(prepared["train"])}
         trainer.log_metrics("train", metrics)

@@ -6,6 +6,8 @@ import torch
 from transformers import Seq2SeqTrainer, Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from .robustness import SkippedItemsMixin
+
 
 class SpeechSamplingMixin:
     """Length grouping from known durations, and evaluation in dataset order.
@@ -31,9 +33,9 @@ class SpeechSamplingMixin:
         return None  # the Trainer's distributed evaluation keeps order when it gathers
 
 
-class SpeechTrainer(SpeechSamplingMixin, Trainer):
+class SpeechTrainer(SkippedItemsMixin, SpeechSamplingMixin, Trainer):
     pass
 
 
-class SpeechSeq2SeqTrainer(SpeechSamplingMixin, Seq2SeqTrainer):
+class SpeechSeq2SeqTrainer(SkippedItemsMixin, SpeechSamplingMixin, Seq2SeqTrainer):
     pass
