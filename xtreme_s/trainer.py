@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 from transformers import Seq2SeqTrainer, Trainer
-from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from .robustness import SkippedItemsMixin
+from .robustness import ResumableLengthGroupedSampler, SkippedItemsMixin
 
 
 class SpeechSamplingMixin:
@@ -20,10 +19,11 @@ class SpeechSamplingMixin:
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "durations"):
-            return LengthGroupedSampler(
+            return ResumableLengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 dataset=dataset,
                 lengths=[int(d * 1000) for d in dataset.durations],
+                seed=getattr(self.args, "seed", 42),
             )
         return super()._get_train_sampler(train_dataset)
 
