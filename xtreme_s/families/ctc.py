@@ -105,11 +105,16 @@ class CTCFamily(TaskFamily):
 
     def build_model(self) -> PreTrainedModel:
         tok = self.processor.tokenizer
-        return self.load_pretrained(AutoModelForCTC, {
+        model = self.load_pretrained(AutoModelForCTC, {
             "ctc_loss_reduction": self.model_args.ctc_loss_reduction,
             "ctc_zero_infinity": self.model_args.ctc_zero_infinity,
             "pad_token_id": tok.pad_token_id, "vocab_size": len(tok),
         })
+        # The CTC loss ignores `num_items_in_batch`, but its forward takes **kwargs, so the Trainer would assume it
+        # normalises by it: it would then skip dividing by gradient_accumulation_steps and multiply by the number of
+        # processes (training and evaluation loss x world size under torchrun).
+        model.accepts_loss_kwargs = False
+        return model
 
     def decode(self, predictions: np.ndarray) -> list[str]:
         ids = np.where(predictions < 0, self.processor.tokenizer.pad_token_id, predictions)
