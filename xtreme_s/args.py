@@ -133,12 +133,18 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
         super().__post_init__()
 
 
+# Flags whose value is optional and whose "True" string is an error (`fsdp: true` must become a bare `--fsdp`).
+BARE_TRUE_FLAGS = {"fsdp"}
+
+
 def _to_argv(config: dict) -> list[str]:
     argv: list[str] = []
     for key, value in config.items():
         if value is None:
             continue
-        if isinstance(value, (list, tuple)):
+        if value is True and key in BARE_TRUE_FLAGS:
+            argv.append(f"--{key}")
+        elif isinstance(value, (list, tuple)):
             argv += [f"--{key}", *map(str, value)]
         else:
             argv += [f"--{key}", str(value)]

@@ -17,6 +17,7 @@ from transformers import set_seed
 
 from . import reporting, run_manifest
 from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
+from .distributed import check_sharding
 from .families import get_family
 from .registry import ResolvedTask, resolve
 from .robustness import check_eval_split
@@ -153,6 +154,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         compute_metrics=family.compute_metrics_for("eval", prepared["eval"]) if "eval" in prepared else None,
         preprocess_logits_for_metrics=family.preprocess_logits_for_metrics,
     )
+    check_sharding(trainer)
 
     payload: dict[str, Any] = {
         "task": task.name, "config_name": task.config_name, "family": task.spec.family,
