@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -228,3 +229,19 @@ def test_trainer_hook_pops_counts_and_zeroes_empty_batches():
     empty = {rb.SKIPPED_KEY: torch.tensor([0, 1, 0]), rb.EMPTY_BATCH_KEY: torch.tensor(True)}
     assert t.compute_loss(None, empty).item() == 0.0
     assert t._skipped_in_batches.tolist() == [1, 1, 2]
+
+
+def test_in_batch_skip_counts_survive_a_resume(tmp_path, hf_cache):
+    """Counts from batches before the kill live in the checkpoint; the resumed run reports the whole epoch."""
+    root = tmp_path / "data"
+    expected = write_bad_folder(root)
+    in_batch = {k: v for k, v in expected.items() if k.endswith(rb.IN_BATCH_SUFFIX)}
+    out = tmp_path / "run"
+    flags = args(root, "--do_train", "--max_steps", "4", "--save_strategy", "steps", "--save_steps", "2")
+    first = run_cli(flags, out, hf_cache)  # 14 clips, batch 4: 4 steps = one epoch, each clip drawn once
+    assert {k: v for k, v in first["skipped"]["train"].items() if k in in_batch} == in_batch
+    # As if killed after checkpoint-2: the rest of the run is gone.
+    shutil.rmtree(out / "checkpoint-4")
+    (out / "results.json").unlink()
+    again = run_cli(flags, out, hf_cache)
+    assert {k: v for k, v in again["skipped"]["train"].items() if k in in_batch} == in_batch

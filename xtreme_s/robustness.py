@@ -16,14 +16,17 @@ scores the rest. Without that pre-flight (evaluation-only runs), the collator ra
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import datasets
 import numpy as np
 import torch
 from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .audio import AudioDecodeError, load_audio
 
@@ -38,6 +41,7 @@ DECODE_REASONS = (UNDECODABLE, NON_FINITE, EMPTY_AUDIO)
 SKIPPED_KEY = "xtreme_s_skipped"  # batch entry: LongTensor of counts per DECODE_REASONS
 EMPTY_BATCH_KEY = "xtreme_s_empty_batch"  # batch entry: every item of the batch was skipped
 IN_BATCH_SUFFIX = " (dropped from a training batch; counted each time it is drawn)"
+SKIPPED_STATE = "xtreme_s_skipped"  # checkpoint file prefix: one per process
 
 
 class BadAudioError(ValueError):
@@ -92,6 +96,20 @@ class SkippedItemsMixin:
                 return out[0] * 0.0, out[1]
             return out * 0.0
         return out
+
+    def _save_checkpoint(self, model, trial):
+        """Keep this process's counts in the checkpoint, so a resumed run reports the batches before the kill."""
+        super()._save_checkpoint(model, trial)
+        folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        counts = self._skipped_in_batches.tolist() if self._skipped_in_batches is not None else []
+        (folder / f"{SKIPPED_STATE}_{self.args.process_index}.json").write_text(json.dumps(counts))
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        if isinstance(resume_from_checkpoint, str):
+            saved = Path(resume_from_checkpoint) / f"{SKIPPED_STATE}_{self.args.process_index}.json"
+            if saved.is_file() and (counts := json.loads(saved.read_text())):
+                self._skipped_in_batches = torch.tensor(counts, dtype=torch.long)
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
     def skipped_during_training(self) -> dict[str, int]:
         """Counts per reason, summed over all processes (call on every rank: it is a collective)."""
