@@ -102,6 +102,7 @@ class SkippedItemsMixin:
         super()._save_checkpoint(model, trial)
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         counts = self._skipped_in_batches.tolist() if self._skipped_in_batches is not None else []
+        folder.mkdir(parents=True, exist_ok=True)  # other ranks may reach here before the main one creates it
         (folder / f"{SKIPPED_STATE}_{self.args.process_index}.json").write_text(json.dumps(counts))
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
