@@ -81,7 +81,8 @@ def resume_or_refuse(args: Any, identity: dict[str, Any]) -> str | None:
             if others:
                 raise OutputDirError(f"{out} is not empty and holds no {MANIFEST_FILE}, so it is not a run of ours "
                                      f"to resume (found: {', '.join(others[:5])}{' ...' if len(others) > 5 else ''})."
-                                     f" {hint}")
+                                     f" {hint} If it is this run (started by an older version), pass "
+                                     "--resume_from_checkpoint <its checkpoint-N folder>.")
         last = last_complete_checkpoint(out)
         if last is not None:
             logger.info("Resuming from %s (pass --overwrite_output_dir to start afresh).", last)
