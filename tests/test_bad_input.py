@@ -245,3 +245,13 @@ def test_in_batch_skip_counts_survive_a_resume(tmp_path, hf_cache):
     (out / "results.json").unlink()
     again = run_cli(flags, out, hf_cache)
     assert {k: v for k, v in again["skipped"]["train"].items() if k in in_batch} == in_batch
+
+
+def test_a_training_set_with_nothing_usable_is_a_clear_error(tmp_path, hf_cache):
+    root = tmp_path / "data"
+    (root / "clips").mkdir(parents=True)
+    (root / "clips" / "a.wav").write_bytes(b"junk")
+    sf.write(root / "clips" / "b.wav", tone(1.0), SR)
+    (root / "train.tsv").write_text("path\ttranscription\nclips/a.wav\tab\nclips/b.wav\t \n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"No training utterance is usable.*unreadable audio header.*empty transcript"):
+        run_cli(args(root, "--do_train", "--max_steps", "1"), tmp_path / "run", hf_cache)

@@ -137,6 +137,9 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     with training_args.main_process_first(desc="preparing labels"):
         prepared = family.prepare(data)
     if "train" in prepared:
+        if len(prepared["train"]) == 0:
+            raise ValueError(f"No training utterance is usable; skipped: {dict(family.skipped.get('train', {}))}. "
+                             "Check the data and --max/min_duration_in_seconds.")
         prepared["train"].skip_bad_audio = True  # the collator drops undecodable training clips and counts them
     if data_args.preprocessing_only:
         logger.info("Preprocessing done (labels and vocabulary cached in %s); stopping as asked.",
