@@ -22,13 +22,14 @@ TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
 .PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel covost2 mini-benchmark clean \
-	fleurs-retrieval score bench
+	fleurs-retrieval score bench mls-xls-r-2b
 
 help:
 	@echo "make demo        set up .venv and run CTC speech recognition on the bundled mini benchmark (offline)"
 	@echo "make test        set up .venv and run the test suite"
 	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
 	@echo "make covost2 ARGS='--data_dir DIR'   speech translation X->en (XLS-R + mBART-50); same options"
+	@echo "make mls-xls-r-2b NPROC=8   XLS-R 2B on MLS: FSDP + activation checkpointing (GPUs; see README)"
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
 	@echo "make fleurs-retrieval [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS=..]   FLEURS speech retrieval, P@1 (no training)"
 	@echo "make score RUNS='outputs/mls outputs/voxpopuli ...'   overall XTREME-S score -> outputs/score/score.md"
@@ -68,7 +69,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 
-mls voxpopuli fleurs-asr babel covost2 fleurs-retrieval: install
+mls voxpopuli fleurs-asr babel covost2 fleurs-retrieval mls-xls-r-2b: install
 	$(RUN) task_configs/$@.yaml $(TASK_FLAGS)
 
 score: install

@@ -106,6 +106,9 @@ class DataArguments:
         default=30.0, metadata={"help": "Training clips longer than this are skipped (and counted)."})
     min_duration_in_seconds: float = field(
         default=0.0, metadata={"help": "Training clips shorter than this are skipped (and counted)."})
+    allow_skipping_eval_items: bool = field(
+        default=False, metadata={"help": "Skip evaluation/test items whose audio cannot be decoded (counted in "
+                                         "results.json, excluded from metrics) instead of stopping the run."})
     preprocessing_only: bool = field(
         default=False, metadata={"help": "Load data, build vocabulary/labels and cache them, then stop (run once "
                                          "on one process before a multi-GPU job)."})
@@ -176,12 +179,18 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
         super().__post_init__()
 
 
+# Flags whose value is optional and whose "True" string is an error (`fsdp: true` must become a bare `--fsdp`).
+BARE_TRUE_FLAGS = {"fsdp"}
+
+
 def _to_argv(config: dict) -> list[str]:
     argv: list[str] = []
     for key, value in config.items():
         if value is None:
             continue
-        if isinstance(value, (list, tuple)):
+        if value is True and key in BARE_TRUE_FLAGS:
+            argv.append(f"--{key}")
+        elif isinstance(value, (list, tuple)):
             argv += [f"--{key}", *map(str, value)]
         else:
             argv += [f"--{key}", str(value)]

@@ -6,6 +6,8 @@ labels, the collator decodes, resamples, normalises and pads. Only label padding
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +16,16 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from .audio import load_audio
+from . import robustness as rb
+
+logger = logging.getLogger("xtreme_s")
 
 
 class SpeechDataset(torch.utils.data.Dataset):
     """Rows of a common-schema dataset with their prepared labels; audio is fetched, not decoded."""
 
-    def __init__(self, data: Dataset, labels: Sequence[Any] | None = None):
+    def __init__(self, data: Dataset, labels: Sequence[Any] | None = None, skip_bad_audio: bool = False):
+        self.skip_bad_audio = skip_bad_audio  # training: the collator drops (and counts) undecodable clips
         cols = [c for c in ("audio", "segment_start", "segment_end") if c in data.column_names]
         self.audio = data.select_columns(cols)
         self.labels = labels
@@ -36,6 +41,7 @@ class SpeechDataset(torch.utils.data.Dataset):
         item = {"audio": row["audio"], "segment_start": row.get("segment_start"), "segment_end": row.get("segment_end")}
         if self.labels is not None:
             item["labels"] = self.labels[int(i)]
+        item["id"], item["skip_bad_audio"] = self.ids[int(i)], self.skip_bad_audio
         return item
 
 
@@ -53,16 +59,35 @@ class SpeechCollator:
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         sr = self.feature_extractor.sampling_rate
-        waves = [load_audio(it["audio"], sr, it.get("segment_start"), it.get("segment_end")) for it in items]
+        waves, kept, skipped = [], [], Counter()
+        for it in items:  # bad audio: see xtreme_s.robustness
+            wav, problem = rb.decode_checked(it["audio"], sr, it.get("segment_start"), it.get("segment_end"))
+            if problem is None:
+                waves.append(wav)
+                kept.append(it)
+            elif it.get("skip_bad_audio"):
+                logger.warning("Skipping training item %s: %s", rb.describe(it), problem)
+                skipped[problem] += 1
+            else:
+                raise rb.BadAudioError(f"Cannot use {rb.describe(it)}: {problem}. Evaluation items are never dropped "
+                                       "silently: fix or remove it, or pass --allow_skipping_eval_items.")
+        track = any(it.get("skip_bad_audio") for it in items)
+        empty = not kept
+        if empty:
+            waves, kept = [rb.placeholder(sr)], [{"labels": [] if self.label_kind == "sequence" else 0}]
+        items = kept
         batch = self.feature_extractor(waves, sampling_rate=sr, padding=True, return_tensors="pt",
                                        pad_to_multiple_of=self.pad_to_multiple_of,
                                        return_attention_mask=True)
         if self.label_kind == "sequence":
-            longest = max(len(it["labels"]) for it in items)
+            longest = max(1, max(len(it["labels"]) for it in items))
             labels = np.full((len(items), longest), -100, dtype=np.int64)
             for row, it in enumerate(items):
                 labels[row, : len(it["labels"])] = it["labels"]
             batch["labels"] = torch.from_numpy(labels)
         elif self.label_kind == "class":
             batch["labels"] = torch.tensor([int(it["labels"]) for it in items], dtype=torch.long)
+        if track:
+            batch[rb.SKIPPED_KEY] = rb.skipped_tensor(skipped)
+            batch[rb.EMPTY_BATCH_KEY] = torch.tensor(empty)
         return dict(batch)

@@ -14,12 +14,13 @@ import datasets
 import torch
 import transformers
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
-from . import report_card, reporting
+from . import report_card, reporting, run_manifest
 from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
+from .distributed import check_sharding
 from .families import get_family
 from .registry import ResolvedTask, resolve
+from .robustness import check_eval_split
 from .sources import LoadContext, load_splits
 
 logger = logging.getLogger("xtreme_s")
@@ -46,21 +47,10 @@ def check_precision(args: XtremeSTrainingArguments) -> None:
         args.dataloader_pin_memory = False  # pinning needs an accelerator; avoids a warning per DataLoader
 
 
-def resume_checkpoint(args: XtremeSTrainingArguments) -> str | None:
-    """Resume a killed run from its last checkpoint; refuse to train over a finished run silently."""
-    out = Path(args.output_dir)
-    if args.resume_from_checkpoint:
-        return args.resume_from_checkpoint
-    if not args.do_train or not out.is_dir() or args.overwrite_output_dir:
-        return None
-    last = get_last_checkpoint(str(out))
-    if last is not None:
-        logger.info("Resuming from %s (pass --overwrite_output_dir to start afresh).", last)
-        return last
-    if (out / reporting.RESULTS_FILE).exists():
-        raise FileExistsError(f"{out} already holds a finished run ({reporting.RESULTS_FILE}). Use another "
-                              "--output_dir, or --overwrite_output_dir to train over it.")
-    return None
+def resume_checkpoint(args: XtremeSTrainingArguments, identity: dict | None = None) -> str | None:
+    """Resume a killed run from its last complete checkpoint; refuse a finished or foreign run (run_manifest)."""
+    with args.main_process_first(desc="checking output_dir"):
+        return run_manifest.resume_or_refuse(args, identity or {})
 
 
 def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any) -> datasets.Dataset:
@@ -83,13 +73,6 @@ def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any) -
                        dict(family.skipped.get("train", {})))
         ds = ds.select(keep)
     return ds
-
-
-def _check_eval(ds: datasets.Dataset, split: str) -> None:
-    bad = [i for i, d in zip(ds["id"], ds["duration"], strict=True) if d is None or d < 0]
-    if bad:
-        raise ValueError(f"{split}: {len(bad)} utterance(s) have unreadable audio ({', '.join(bad[:5])}...). "
-                         "Evaluation items are never dropped silently: fix or remove them from the data.")
 
 
 def _limit(ds: datasets.Dataset, n: int | None) -> datasets.Dataset:
@@ -121,7 +104,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     logger.info("Task %s (%s): %d language(s), family %s", task.name, task.config_name, len(task.languages),
                 task.spec.family)
     family_cls = get_family(task.spec.family)  # fail before loading any data if the head is not available
-    checkpoint = resume_checkpoint(training_args)
+    checkpoint = resume_checkpoint(training_args, run_manifest.run_identity(task, model_args, data_args))
     set_seed(training_args.seed)
 
     roles: dict[str, str] = {}
@@ -140,19 +123,32 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         data["train"] = _limit(_filter_train(data["train"], data_args, family), data_args.max_train_samples)
     for role, limit in (("eval", data_args.max_eval_samples), ("predict", data_args.max_predict_samples)):
         if role in data:
-            _check_eval(data[role], roles[role])
             data[role] = _limit(data[role], limit)
+            # A full decode where a long run would otherwise find a bad test clip only at its end.
+            full = training_args.do_train or data_args.allow_skipping_eval_items
+            with training_args.main_process_first(desc=f"checking {role} audio"):
+                data[role] = check_eval_split(data[role], roles[role], full, data_args.allow_skipping_eval_items,
+                                              family, data_args.preprocessing_num_workers)
     for role, ds in data.items():
         logger.info("%s split '%s': %d utterances, %.1f s of audio", role, roles[role], len(ds), sum(ds["duration"]))
 
     with training_args.main_process_first(desc="preparing labels"):
         prepared = family.prepare(data)
+    if "train" in prepared:
+        if len(prepared["train"]) == 0:
+            raise ValueError(f"No training utterance is usable; skipped: {dict(family.skipped.get('train', {}))}. "
+                             "Check the data and --max/min_duration_in_seconds.")
+        prepared["train"].skip_bad_audio = True  # the collator drops undecodable training clips and counts them
     if data_args.preprocessing_only:
         logger.info("Preprocessing done (labels and vocabulary cached in %s); stopping as asked.",
                     training_args.output_dir)
         return None
 
     model = family.build_model()
+    # Our heads (CTC, audio classification, speech encoder-decoder) average their loss themselves and ignore
+    # `num_items_in_batch`, but their forward takes **kwargs, so the Trainer would assume they normalise by it: it
+    # would then skip dividing by gradient_accumulation_steps and multiply the loss by the number of processes.
+    model.accepts_loss_kwargs = False
     trainer = family.trainer_class(
         model=model,
         args=training_args,
@@ -163,6 +159,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         compute_metrics=family.compute_metrics_for("eval", prepared["eval"]) if "eval" in prepared else None,
         preprocess_logits_for_metrics=family.preprocess_logits_for_metrics,
     )
+    check_sharding(trainer)
 
     payload: dict[str, Any] = {
         "task": task.name, "config_name": task.config_name, "family": task.spec.family,
@@ -175,6 +172,8 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     }
     if "train" in prepared:
         result = trainer.train(resume_from_checkpoint=checkpoint)
+        for reason, n in trainer.skipped_during_training().items():
+            family.skip("train", reason, n)
         trainer.save_model()
         metrics = {**result.metrics, "train_samples": len(prepared["train"])}
         trainer.log_metrics("train", metrics)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 from transformers import Seq2SeqTrainer, Trainer
-from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from . import sampling
+from .robustness import ResumableLengthGroupedSampler, SkippedItemsMixin
 
 
 class SpeechSamplingMixin:
@@ -25,10 +25,11 @@ class SpeechSamplingMixin:
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "durations"):
-            return LengthGroupedSampler(
+            return ResumableLengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 dataset=dataset,
                 lengths=[int(d * 1000) for d in dataset.durations],
+                seed=getattr(self.args, "seed", 42),
             )
         return super()._get_train_sampler(train_dataset)
 
@@ -55,9 +56,9 @@ class SpeechSamplingMixin:
         return super().log(logs, *args, **kwargs)
 
 
-class SpeechTrainer(SpeechSamplingMixin, Trainer):
+class SpeechTrainer(SkippedItemsMixin, SpeechSamplingMixin, Trainer):
     pass
 
 
-class SpeechSeq2SeqTrainer(SpeechSamplingMixin, Seq2SeqTrainer):
+class SpeechSeq2SeqTrainer(SkippedItemsMixin, SpeechSamplingMixin, Seq2SeqTrainer):
     pass

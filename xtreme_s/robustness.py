@@ -1,0 +1,194 @@
+"""Bad input: what a run skips and counts, and what stops it, so that no metric silently loses items.
+
+Training items are filtered twice. Before training, from metadata (`runner._filter_train`, family `prepare`):
+unreadable headers, zero length, duration limits, empty transcripts, targets longer than the model's output.
+During training, by the collator, because a clip whose header reads may still fail to decode or hold NaN/inf
+samples, and decoding happens only there (a full decode of a 1000-hour set up front would cost as much as an
+epoch). The collator runs in DataLoader worker processes, so it cannot count into an object of the training
+process: each batch carries its counts (`SKIPPED_KEY`), `SkippedItemsMixin` pops them before the forward pass and
+adds them up, and the runner sums them over ranks into results.json.
+
+Evaluation and test items are never dropped silently. Where a run trains (or the user allows skipping), the
+evaluation splits are decoded once before training, so a corrupt test clip stops the run at start-up, not after a
+day of training; `--allow_skipping_eval_items` skips such items instead, counts them under the split's name and
+scores the rest. Without that pre-flight (evaluation-only runs), the collator raises naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from .audio import AudioDecodeError, load_audio
+
+logger = logging.getLogger("xtreme_s")
+
+UNDECODABLE = "undecodable audio"
+NON_FINITE = "non-finite samples (NaN/inf)"
+EMPTY_AUDIO = "empty audio after decoding"
+UNREADABLE_HEADER = "unreadable audio header"
+# Order matters: the batch carries one count per reason, in this order.
+DECODE_REASONS = (UNDECODABLE, NON_FINITE, EMPTY_AUDIO)
+SKIPPED_KEY = "xtreme_s_skipped"  # batch entry: LongTensor of counts per DECODE_REASONS
+EMPTY_BATCH_KEY = "xtreme_s_empty_batch"  # batch entry: every item of the batch was skipped
+IN_BATCH_SUFFIX = " (dropped from a training batch; counted each time it is drawn)"
+SKIPPED_STATE = "xtreme_s_skipped"  # checkpoint file prefix: one per process
+
+
+class BadAudioError(ValueError):
+    """An evaluation item cannot be used; the message names it and says how to proceed."""
+
+
+def decode_checked(audio: dict[str, Any], sampling_rate: int, start: float | None = None,
+                   end: float | None = None) -> tuple[np.ndarray | None, str | None]:
+    """Decode a clip; return (waveform, None) or (None, reason) for audio no model should see."""
+    try:
+        wav = load_audio(audio, sampling_rate, start, end)
+    except AudioDecodeError:
+        return None, UNDECODABLE
+    if wav.size == 0:
+        return None, EMPTY_AUDIO
+    if not np.isfinite(wav).all():
+        # Replacing NaN/inf by zeros would train on (and score) silence that the data never held.
+        return None, NON_FINITE
+    return wav, None
+
+
+def describe(item: dict[str, Any]) -> str:
+    audio = item.get("audio") or {}
+    return f"{item.get('id', '?')} ({audio.get('path') or 'in-memory bytes'})"
+
+
+def placeholder(sampling_rate: int) -> np.ndarray:
+    """0.1 s of silence standing in for an all-skipped batch, so every rank still runs forward/backward (DDP
+    needs that); `SkippedItemsMixin` zeroes its loss."""
+    return np.zeros(sampling_rate // 10, dtype=np.float32)
+
+
+def skipped_tensor(counts: Counter) -> torch.Tensor:
+    return torch.tensor([counts.get(r, 0) for r in DECODE_REASONS], dtype=torch.long)
+
+
+class SkippedItemsMixin:
+    """Pops the collator's skip counts off each training batch, adds them up, zeroes the loss of empty batches."""
+
+    _skipped_in_batches: torch.Tensor | None = None
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        counts = inputs.pop(SKIPPED_KEY, None)
+        empty = inputs.pop(EMPTY_BATCH_KEY, None)
+        if counts is not None:
+            counts = counts.detach().cpu()
+            self._skipped_in_batches = counts if self._skipped_in_batches is None else self._skipped_in_batches + counts
+        out = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                   num_items_in_batch=num_items_in_batch)
+        if empty is not None and bool(empty.any()):
+            if return_outputs:
+                return out[0] * 0.0, out[1]
+            return out * 0.0
+        return out
+
+    def _save_checkpoint(self, model, trial):
+        """Keep this process's counts in the checkpoint, so a resumed run reports the batches before the kill."""
+        super()._save_checkpoint(model, trial)
+        folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        counts = self._skipped_in_batches.tolist() if self._skipped_in_batches is not None else []
+        folder.mkdir(parents=True, exist_ok=True)  # other ranks may reach here before the main one creates it
+        (folder / f"{SKIPPED_STATE}_{self.args.process_index}.json").write_text(json.dumps(counts))
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        if isinstance(resume_from_checkpoint, str):
+            saved = Path(resume_from_checkpoint) / f"{SKIPPED_STATE}_{self.args.process_index}.json"
+            if saved.is_file() and (counts := json.loads(saved.read_text())):
+                self._skipped_in_batches = torch.tensor(counts, dtype=torch.long)
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    def skipped_during_training(self) -> dict[str, int]:
+        """Counts per reason, summed over all processes (call on every rank: it is a collective)."""
+        local = self._skipped_in_batches if self._skipped_in_batches is not None else torch.zeros(
+            len(DECODE_REASONS), dtype=torch.long)
+        total = self.accelerator.reduce(local.to(self.accelerator.device), reduction="sum").cpu()
+        return {reason + IN_BATCH_SUFFIX: int(n) for reason, n in zip(DECODE_REASONS, total.tolist(), strict=True)
+                if n}
+
+
+def _problems(batch: dict[str, list]) -> dict[str, list]:
+    n = len(batch["audio"])
+    starts = batch.get("segment_start") or [None] * n
+    ends = batch.get("segment_end") or [None] * n
+    out = []
+    for audio, duration, start, end in zip(batch["audio"], batch["duration"], starts, ends, strict=True):
+        if duration is None or duration < 0:
+            out.append(UNREADABLE_HEADER)
+            continue
+        # The native rate: this only checks that the clip decodes; resampling is the collator's job.
+        out.append(decode_checked(audio, _native_rate(audio), start, end)[1] or "")
+    return {"problem": out}
+
+
+def _native_rate(audio: dict[str, Any]) -> int:
+    from .audio import audio_info
+
+    try:
+        return audio_info(audio).sampling_rate
+    except AudioDecodeError:
+        return 16_000  # decoding will fail too and say so
+
+
+def check_eval_split(ds: datasets.Dataset, split: str, full_decode: bool, allow_skipping: bool,
+                     family: Any, num_proc: int | None = None) -> datasets.Dataset:
+    """Stop on (or, when allowed, skip and count) evaluation items that cannot be scored.
+
+    Without `full_decode` only headers are checked (they were read at load time, so this is free)."""
+    cols = [c for c in ("audio", "duration", "segment_start", "segment_end") if c in ds.column_names]
+    if full_decode:
+        logger.info("%s: checking that all %d clips decode (once, before training)", split, len(ds))
+        problems = ds.select_columns(cols).map(_problems, batched=True, batch_size=64, remove_columns=cols,
+                                               desc=f"Decoding {split} audio", num_proc=num_proc)["problem"]
+    else:
+        problems = [UNREADABLE_HEADER if d is None or d < 0 else "" for d in ds["duration"]]
+    bad = [i for i, p in enumerate(problems) if p]
+    if not bad:
+        return ds
+    ids, paths = ds.select(bad)["id"], [a.get("path") for a in ds.select(bad)["audio"]]
+    listing = "; ".join(f"{i} ({p}): {problems[k]}" for i, p, k in list(zip(ids, paths, bad, strict=True))[:5])
+    if not allow_skipping:
+        raise BadAudioError(f"{split}: {len(bad)} of {len(ds)} utterance(s) cannot be scored: {listing}"
+                            f"{' ...' if len(bad) > 5 else ''}. Evaluation items are never dropped silently: fix or "
+                            "remove them, or pass --allow_skipping_eval_items to skip them (they are then counted "
+                            "in results.json and excluded from the metrics).")
+    for k in bad:
+        family.skip(split, problems[k])
+    logger.warning("%s: SKIPPING %d of %d utterance(s) that cannot be scored (--allow_skipping_eval_items); "
+                   "metrics cover the rest: %s", split, len(bad), len(ds), listing)
+    bad_set = set(bad)
+    return ds.select([i for i in range(len(ds)) if i not in bad_set])
+
+
+class ResumableLengthGroupedSampler(LengthGroupedSampler):
+    """`LengthGroupedSampler` whose order depends only on (seed, epoch).
+
+    The stock one draws from the global torch RNG when an epoch starts; after a resume mid-epoch that RNG is not
+    where it was, so the skipped batches would not be the ones already trained on (and under DDP each rank could
+    draw a different order). The Trainer calls `set_epoch` through accelerate's loaders, skip wrappers included.
+    """
+
+    def __init__(self, *args: Any, seed: int = 0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()

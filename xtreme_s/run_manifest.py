@@ -1,0 +1,100 @@
+"""Which run an output directory belongs to, so a resume never continues someone else's run.
+
+`xtreme_s_run.json` (task, config, model, target, language group) is written when a training run starts. A later
+run in the same directory resumes from the last complete checkpoint only if it is the same run; a finished run
+(results.json), a different run, or a folder with other files and no manifest is refused with a clear message,
+never overwritten unless `--overwrite_output_dir`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+logger = logging.getLogger("xtreme_s")
+
+MANIFEST_FILE = "xtreme_s_run.json"
+RESULTS_FILE = "results.json"
+_CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+# Files a run of ours may leave behind before it writes its manifest (e.g. an interrupted start, or logs).
+_HARMLESS = {".gitignore", ".DS_Store", "runs"}
+
+
+class OutputDirError(FileExistsError):
+    """--output_dir holds something this run must not resume or overwrite."""
+
+
+def run_identity(task: Any, model_args: Any, data_args: Any) -> dict[str, Any]:
+    return {"task": task.name, "config_name": task.config_name,
+            "target_column": data_args.target_column_name or task.spec.target_column,
+            "language_group": task.language_group, "model_name_or_path": model_args.model_name_or_path}
+
+
+def last_complete_checkpoint(output_dir: Path) -> Path | None:
+    """The newest `checkpoint-N` that was fully written (the Trainer writes trainer_state.json last): a run killed
+    while saving leaves a partial folder, and resuming from it would fail or load half a state."""
+    found = sorted(((int(m.group(1)), p) for p in output_dir.iterdir()
+                    if p.is_dir() and (m := _CHECKPOINT.match(p.name))), reverse=True)
+    for _step, path in found:
+        if (path / TRAINER_STATE_NAME).is_file():
+            return path
+        logger.warning("%s is incomplete (no %s; killed while saving?): not resuming from it.", path,
+                       TRAINER_STATE_NAME)
+    return None
+
+
+def _describe(identity: dict[str, Any]) -> str:
+    return f"{identity.get('config_name')} ({identity.get('task')}) with model {identity.get('model_name_or_path')}"
+
+
+def resume_or_refuse(args: Any, identity: dict[str, Any]) -> str | None:
+    """The checkpoint to resume from (None: start afresh); raise OutputDirError where the folder is not ours.
+
+    Call on every process; under torchrun wrap it in `main_process_first` so the main process writes the manifest
+    before the others look."""
+    if args.resume_from_checkpoint:
+        return args.resume_from_checkpoint
+    out = Path(args.output_dir)
+    if not args.do_train:
+        return None  # evaluation only: nothing to resume, and no claim on the folder
+    if args.overwrite_output_dir:
+        _write(args, out, identity)
+        return None
+    hint = "Use another --output_dir, or --overwrite_output_dir to start afresh in this one."
+    if out.is_dir():
+        manifest = out / MANIFEST_FILE
+        if (out / RESULTS_FILE).exists():
+            raise OutputDirError(f"{out} already holds a finished run ({RESULTS_FILE}). {hint}")
+        if manifest.is_file():
+            theirs = json.loads(manifest.read_text(encoding="utf-8"))
+            if theirs != identity:
+                raise OutputDirError(f"{out} holds another run: {_describe(theirs)} ({MANIFEST_FILE}); this run is "
+                                     f"{_describe(identity)}. {hint}")
+        else:
+            others = sorted(p.name for p in out.iterdir() if p.name not in _HARMLESS)
+            if others:
+                raise OutputDirError(f"{out} is not empty and holds no {MANIFEST_FILE}, so it is not a run of ours "
+                                     f"to resume (found: {', '.join(others[:5])}{' ...' if len(others) > 5 else ''})."
+                                     f" {hint} If it is this run (started by an older version), pass "
+                                     "--resume_from_checkpoint <its checkpoint-N folder>.")
+        last = last_complete_checkpoint(out)
+        if last is not None:
+            logger.info("Resuming from %s (pass --overwrite_output_dir to start afresh).", last)
+            return str(last)
+    _write(args, out, identity)
+    return None
+
+
+def _write(args: Any, out: Path, identity: dict[str, Any]) -> None:
+    if not getattr(args, "should_save", True):
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{MANIFEST_FILE}.tmp"
+    tmp.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(out / MANIFEST_FILE)
