@@ -21,6 +21,7 @@ from xtreme_s.run_manifest import OutputDirError, last_complete_checkpoint
 SAMPLERS = {
     "default": [],
     "group_by_length": ["--train_sampling_strategy", "group_by_length"],
+    "duration_batching": ["--max_batch_seconds", "10"],
 }
 MAX_STEPS, SAVE_STEPS, KILL_AFTER = 16, 4, 4
 
