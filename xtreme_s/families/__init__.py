@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .base import TaskFamily
+from .classification import ClassificationFamily
 from .ctc import CTCFamily
 
-FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily}
+FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily, "classification": ClassificationFamily}
 
 
 def get_family(name: str) -> type[TaskFamily]:
