@@ -21,12 +21,13 @@ MINI_FLAGS = --mini --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_step
 TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
-.PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel mini-benchmark clean
+.PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel minds14 fleurs-lang_id mini-benchmark clean
 
 help:
 	@echo "make demo        set up .venv and run CTC speech recognition on the bundled mini benchmark (offline)"
 	@echo "make test        set up .venv and run the test suite"
 	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
+	@echo "make minds14|fleurs-lang_id [NPROC=2] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']  (classification)"
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
 
 $(BIN)/python:
@@ -61,7 +62,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 
-mls voxpopuli fleurs-asr babel: install
+mls voxpopuli fleurs-asr babel minds14 fleurs-lang_id: install
 	$(RUN) task_configs/$@.yaml $(TASK_FLAGS)
 
 mini-benchmark: install system-deps
