@@ -130,3 +130,23 @@ def test_seed_minds14_command_line_runs_as_written(tmp_path, hf_cache):
     losses = [h["loss"] for h in state["log_history"] if "loss" in h]
     assert len(losses) == 12  # --logging_steps=1
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
+
+
+def test_minds14_8khz_audio_reaches_the_model_at_16khz(hf_cache):
+    from conftest import MINI_HUB
+    from transformers import AutoFeatureExtractor
+
+    from xtreme_s.collators import SpeechCollator
+    from xtreme_s.families.classification import ClassificationFamily
+    from xtreme_s.registry import resolve
+    from xtreme_s.sources import LoadContext, load_splits
+
+    splits, _ = load_splits(resolve("minds14.fr-FR"), ["test"], LoadContext(mirror_root=str(MINI_HUB),
+                                                                             cache_dir=str(hf_cache)))
+    row = splits["test"][0]
+    assert row["audio"]["bytes"] or row["audio"]["path"]
+    fe = AutoFeatureExtractor.from_pretrained(TINY_MODEL)
+    collator = SpeechCollator(fe, label_kind=ClassificationFamily.label_kind)  # what the family uses
+    batch = collator([{"audio": row["audio"], "labels": row["target"]}])
+    assert batch["input_values"].shape[1] == pytest.approx(row["duration"] * 16_000, abs=2)
+    assert batch["labels"].tolist() == [row["target"]]
