@@ -22,7 +22,7 @@ TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
 .PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel covost2 mini-benchmark clean \
-	fleurs-retrieval score bench mls-xls-r-2b
+	fleurs-retrieval score bench mls-xls-r-2b minds14 fleurs-lang_id
 
 help:
 	@echo "make demo        set up .venv and run CTC speech recognition on the bundled mini benchmark (offline)"
@@ -30,6 +30,7 @@ help:
 	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
 	@echo "make covost2 ARGS='--data_dir DIR'   speech translation X->en (XLS-R + mBART-50); same options"
 	@echo "make mls-xls-r-2b NPROC=8   XLS-R 2B on MLS: FSDP + activation checkpointing (GPUs; see README)"
+	@echo "make minds14|fleurs-lang_id [NPROC=2] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']  (classification)"
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
 	@echo "make fleurs-retrieval [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS=..]   FLEURS speech retrieval, P@1 (no training)"
 	@echo "make score RUNS='outputs/mls outputs/voxpopuli ...'   overall XTREME-S score -> outputs/score/score.md"
@@ -69,7 +70,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 
-mls voxpopuli fleurs-asr babel covost2 fleurs-retrieval mls-xls-r-2b: install
+mls voxpopuli fleurs-asr babel covost2 fleurs-retrieval mls-xls-r-2b minds14 fleurs-lang_id: install
 	$(RUN) task_configs/$@.yaml $(TASK_FLAGS)
 
 score: install

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import jiwer
 import sacrebleu
+from sklearn.metrics import accuracy_score, f1_score
 
 # Per utterance, as the reference metric applies it (no ReduceToSingleSentence over a list: that would
 # glue the whole corpus into one string).
@@ -54,10 +55,26 @@ def wer_cer(references: Sequence[str], predictions: Sequence[str]) -> dict[str, 
     return {"wer": _rate(c["word_errors"], c["words"]), "cer": _rate(c["char_errors"], c["chars"])}
 
 
-def accuracy(labels: Sequence[int], predictions: Sequence[int]) -> dict[str, float]:
+def accuracy(labels: Sequence, predictions: Sequence) -> dict[str, float]:
+    """The `fleurs-lang_id` config: mean(prediction == label), a fraction."""
     if not labels:
         return {"accuracy": float("nan")}
-    return {"accuracy": sum(int(a == b) for a, b in zip(labels, predictions, strict=True)) / len(labels)}
+    if len(labels) != len(predictions):
+        raise ValueError(f"{len(labels)} labels but {len(predictions)} predictions")
+    return {"accuracy": float(accuracy_score(list(labels), list(predictions)))}
+
+
+def f1_accuracy(labels: Sequence, predictions: Sequence) -> dict[str, float]:
+    """The `minds14` config: scikit-learn macro-F1 and accuracy.
+
+    As the xtreme_s metric, `f1_score(average="macro")` is taken over the classes that occur in these references
+    or predictions only (no `labels=`), so a language or subset scores over its own classes; a class that is
+    predicted but never correct counts with F1 = 0 (scikit-learn's zero_division default).
+    """
+    if not labels:
+        return {"f1": float("nan"), "accuracy": float("nan")}
+    f1 = f1_score(list(labels), list(predictions), average="macro", zero_division=0.0)
+    return {"f1": float(f1), **accuracy(labels, predictions)}
 
 
 def bleu(references: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
@@ -93,6 +110,7 @@ SCORERS: dict[str, Callable[[Sequence, Sequence], dict[str, float]]] = {
     "cer": wer_cer,
     "accuracy": accuracy,
     "bleu": bleu,
+    "f1": f1_accuracy,
 }
 
 

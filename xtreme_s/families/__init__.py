@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from .base import TaskFamily
+from .classification import ClassificationFamily
 from .ctc import CTCFamily
 from .retrieval import RetrievalFamily
 from .seq2seq import Seq2SeqFamily
 
-FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily, "seq2seq": Seq2SeqFamily, "retrieval": RetrievalFamily}
+FAMILIES: dict[str, type[TaskFamily]] = {"ctc": CTCFamily, "classification": ClassificationFamily,
+                                          "seq2seq": Seq2SeqFamily, "retrieval": RetrievalFamily}
 
 
 def get_family(name: str) -> type[TaskFamily]:

@@ -1,0 +1,167 @@
+"""Utterance classification (MInDS-14 intents, FLEURS language identification) with a mean-pooling head.
+
+`AutoModelForAudioClassification` on the XLS-R encoder (Wav2Vec2ForSequenceClassification: projector, mean-pool
+over the unpadded frames, linear classifier). The label space is always the source's full class list (14 intents;
+102 FLEURS locales even when a run covers a subset), saved as `id2label`/`label2id` in the model config, so a
+checkpoint's ids mean the same thing on every subset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasets import ClassLabel, Dataset
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification, PreTrainedModel
+
+from ..collators import SpeechDataset
+from ..registry import FLEURS_LOCALES, MINDS14_INTENTS
+from .base import TaskFamily
+
+logger = logging.getLogger(__name__)
+
+# Used only when the data carries plain integers instead of a ClassLabel feature (e.g. a local TSV folder).
+# The order is the sources' own ClassLabel order (FLEURS `lang_id`, MInDS-14 `intent_class`).
+FALLBACK_LABELS: dict[str, tuple[str, ...]] = {"fleurs-lang_id": FLEURS_LOCALES, "minds14": MINDS14_INTENTS}
+
+CONFUSION_FILE = "confusion_matrix_{split}.json"
+
+
+def label_names_of(splits: dict[str, Dataset], task_name: str) -> list[str]:
+    """The class names, from the source's ClassLabel feature (the registry's table when the data has none)."""
+    for ds in splits.values():
+        feature = ds.features.get("target")
+        if isinstance(feature, ClassLabel):
+            return list(feature.names)
+    if task_name in FALLBACK_LABELS:
+        return list(FALLBACK_LABELS[task_name])
+    raise ValueError(f"{task_name}: the target column is not a ClassLabel and no label list is known for this "
+                     "task; cannot map targets to class ids.")
+
+
+class ClassificationFamily(TaskFamily):
+    label_kind = "class"
+
+    def _checkpoint_labels(self, config: Any) -> list[str] | None:
+        """The fine-tuned checkpoint's class names in id order, or None for an encoder without a trained head."""
+        architectures = getattr(config, "architectures", None) or []
+        if not any(a.endswith("ForSequenceClassification") for a in architectures):
+            return None
+        id2label = {int(k): v for k, v in config.id2label.items()}
+        return [id2label[i] for i in range(len(id2label))]
+
+    def _labels(self, splits: dict[str, Dataset]) -> list[str]:
+        names = label_names_of(splits, self.task.name)
+        if self.training_args.do_train:
+            return names
+        m = self.model_args
+        config = AutoConfig.from_pretrained(m.model_name_or_path, cache_dir=m.cache_dir, revision=m.model_revision,
+                                            token=self.training_args.hub_token)
+        saved = self._checkpoint_labels(config)
+        if saved is None:
+            raise ValueError(f"Evaluating without --do_train needs a fine-tuned audio-classification checkpoint "
+                             f"(a *ForSequenceClassification config with id2label); {m.model_name_or_path} has no "
+                             "trained classification head. Add --do_train, or point --model_name_or_path at the "
+                             "output directory of a finished run.")
+        if saved != names:
+            diff = [f"{i}: {a!r} vs {b!r}" for i, (a, b) in enumerate(zip(saved, names, strict=False)) if a != b]
+            raise ValueError(f"{m.model_name_or_path} was trained on other labels than {self.task.config_name} "
+                             f"uses: checkpoint has {len(saved)} classes, the data {len(names)}"
+                             + (f"; first differences (id: checkpoint vs data): {', '.join(diff[:5])}" if diff
+                                else "") + ". Its predictions would be meaningless on this task.")
+        return saved
+
+    def _to_ids(self, values: Sequence[Any], split: str) -> list[int]:
+        """Targets as class ids; strings (plain local folders) are looked up by name."""
+        out = []
+        for v in values:
+            if isinstance(v, str):
+                if v not in self.label2id:
+                    raise ValueError(f"{split}: unknown class {v!r} (valid: {', '.join(self.id2label.values())}).")
+                out.append(self.label2id[v])
+            else:
+                out.append(-1 if v is None else int(v))
+        return out
+
+    def prepare(self, splits: dict[str, Dataset]) -> dict[str, SpeechDataset]:
+        names = self._labels(splits)
+        self.id2label = dict(enumerate(names))
+        self.label2id = {n: i for i, n in self.id2label.items()}
+        m = self.model_args
+        self.processor = AutoFeatureExtractor.from_pretrained(m.model_name_or_path, cache_dir=m.cache_dir,
+                                                              revision=m.model_revision,
+                                                              token=self.training_args.hub_token)
+        if self.training_args.should_save:
+            self.processor.save_pretrained(self.training_args.output_dir)
+        out: dict[str, SpeechDataset] = {}
+        present: dict[str, list[str]] = {}  # keyed like results.json's splits
+        d = self.data_args
+        split_names = {"train": d.train_split_name, "eval": d.eval_split_name, "predict": d.predict_split_name}
+        for split, ds in splits.items():
+            ids = self._to_ids(ds["target"], split)
+            bad = [i for i, y in enumerate(ids) if not 0 <= y < len(names)]
+            if bad and split == "train":
+                self.skip(split, "no class label", len(bad))
+                logger.warning("Skipped %d training items without a class label.", len(bad))
+                keep = sorted(set(range(len(ids))) - set(bad))
+                ds, ids = ds.select(keep), [ids[i] for i in keep]
+            elif bad:
+                raise ValueError(f"{split}: {len(bad)} utterance(s) have no valid class label "
+                                 f"({', '.join(ds.select(bad[:5])['id'])}...); evaluation items are never dropped.")
+            self.references[split] = [names[y] for y in ids]
+            present[split_names.get(split, split)] = [names[y] for y in sorted(set(ids))]
+            out[split] = SpeechDataset(ds, ids)
+        self.notes["label_space"] = {"num_labels": len(names), "classes_present": present}
+        return out
+
+    def build_model(self) -> PreTrainedModel:
+        return self.load_pretrained(AutoModelForAudioClassification, {
+            "num_labels": len(self.id2label), "id2label": self.id2label, "label2id": self.label2id,
+        })
+
+    def decode(self, predictions: np.ndarray) -> list[str]:
+        return [self.id2label[int(i)] for i in np.asarray(predictions).reshape(-1)]
+
+    def write_artifacts(self, output_dir: Path, split: str, predictions: Sequence, dataset: SpeechDataset) -> None:
+        """Confusion matrix over the classes present (reference or predicted): JSON and a PNG heatmap."""
+        from sklearn.metrics import confusion_matrix
+
+        refs = [self.id2label[y] for y in dataset.labels[: len(predictions)]]
+        present = [n for n in self.id2label.values() if n in set(refs) | set(predictions)]
+        matrix = confusion_matrix(refs, list(predictions), labels=present)
+        path = Path(output_dir) / CONFUSION_FILE.format(split=split)
+        path.write_text(json.dumps({"split": split, "rows": "reference", "columns": "prediction",
+                                    "labels": present, "matrix": matrix.tolist()}, indent=1) + "\n",
+                        encoding="utf-8")
+        _plot_confusion(matrix, present, path.with_suffix(".png"), f"{self.task.config_name} {split}")
+
+
+def _plot_confusion(matrix: np.ndarray, labels: list[str], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    n = len(labels)
+    size = max(4.0, 0.3 * n + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_xlabel("prediction")
+    ax.set_ylabel("reference")
+    ax.set_title(title)
+    if n <= 30:
+        top = matrix.max() or 1
+        for i in range(n):
+            for j in range(n):
+                if matrix[i, j]:
+                    ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                            color="white" if matrix[i, j] > top / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
