@@ -122,5 +122,17 @@ class TaskFamily:
     def write_artifacts(self, output_dir: Path, split: str, predictions: Sequence, dataset: SpeechDataset) -> None:
         """Family-specific files beside results.json (e.g. a confusion matrix); main process only."""
 
+    def drop_training_rows(self, split: str, ds: Dataset, reasons: Sequence[str | None],
+                           *columns: list) -> tuple[Dataset, list[list]]:
+        """Skip and count the rows that have a reason (None = keep); returns the kept rows and columns."""
+        for reason in reasons:
+            if reason is not None:
+                self.skip(split, reason)
+        keep = [i for i, reason in enumerate(reasons) if reason is None]
+        if len(keep) == len(ds):
+            return ds, list(columns)
+        logger.warning("Skipped %d training items: %s", len(ds) - len(keep), dict(self.skipped[split]))
+        return ds.select(keep), [[col[i] for i in keep] for col in columns]
+
     def skip(self, split: str, reason: str, n: int = 1) -> None:
         self.skipped.setdefault(split, Counter())[reason] += n

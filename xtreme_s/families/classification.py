@@ -105,10 +105,8 @@ class ClassificationFamily(TaskFamily):
             ids = self._to_ids(ds["target"], split)
             bad = [i for i, y in enumerate(ids) if not 0 <= y < len(names)]
             if bad and split == "train":
-                self.skip(split, "no class label", len(bad))
-                logger.warning("Skipped %d training items without a class label.", len(bad))
-                keep = sorted(set(range(len(ids))) - set(bad))
-                ds, ids = ds.select(keep), [ids[i] for i in keep]
+                reasons = [None if 0 <= y < len(names) else "no class label" for y in ids]
+                ds, (ids,) = self.drop_training_rows(split, ds, reasons, ids)
             elif bad:
                 raise ValueError(f"{split}: {len(bad)} utterance(s) have no valid class label "
                                  f"({', '.join(ds.select(bad[:5])['id'])}...); evaluation items are never dropped.")

@@ -78,21 +78,13 @@ class CTCFamily(TaskFamily):
         for split, ds in splits.items():
             split_texts = texts[split]
             labels = [tok(t).input_ids for t in split_texts]
-            keep = list(range(len(ds)))
             if split == train:
-                keep = []
-                for i, (text, lab, dur) in enumerate(zip(split_texts, labels, ds["duration"], strict=True)):
-                    if not text:
-                        self.skip(split, "empty transcript")
-                    elif len(lab) > output_frames(int(dur * sr), cfg.conv_kernel, cfg.conv_stride):
-                        self.skip(split, "transcript longer than the model's output frames")
-                    else:
-                        keep.append(i)
-                if len(keep) < len(ds):
-                    logger.warning("Skipped %d training items: %s", len(ds) - len(keep), dict(self.skipped[split]))
-                    ds = ds.select(keep)
-                    labels = [labels[i] for i in keep]
-                    split_texts = [split_texts[i] for i in keep]
+                reasons = [
+                    "empty transcript" if not text else
+                    "transcript longer than the model's output frames"
+                    if len(lab) > output_frames(int(dur * sr), cfg.conv_kernel, cfg.conv_stride) else None
+                    for text, lab, dur in zip(split_texts, labels, ds["duration"], strict=True)]
+                ds, (labels, split_texts) = self.drop_training_rows(split, ds, reasons, labels, split_texts)
             else:
                 missing, total = oov_characters(split_texts, vocab)
                 if missing:

@@ -127,19 +127,12 @@ class Seq2SeqFamily(TaskFamily):
             texts = [norm(t) for t in ds["target"]]
             labels = self.labels_for(texts)
             if split == train:
-                keep = []
-                for i, (text, lab) in enumerate(zip(texts, labels, strict=True)):
-                    if not text:
-                        self.skip(split, "empty translation")
-                    elif max_len is not None and len(lab) + 1 > max_len:
-                        self.skip(split, f"translation longer than the decoder's {max_len} positions")
-                    else:
-                        keep.append(i)
-                if len(keep) < len(ds):
-                    logger.warning("Skipped %d training items: %s", len(ds) - len(keep), dict(self.skipped[split]))
-                    ds = ds.select(keep)
-                    texts = [texts[i] for i in keep]
-                    labels = [labels[i] for i in keep]
+                reasons = [
+                    "empty translation" if not text else
+                    f"translation longer than the decoder's {max_len} positions"
+                    if max_len is not None and len(lab) + 1 > max_len else None
+                    for text, lab in zip(texts, labels, strict=True)]
+                ds, (texts, labels) = self.drop_training_rows(split, ds, reasons, texts, labels)
             self.references[split] = texts
             out[split] = SpeechDataset(ds, labels)
         return out
