@@ -25,7 +25,6 @@ from typing import Any
 import datasets
 import numpy as np
 import torch
-from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .audio import AudioDecodeError, load_audio
@@ -172,23 +171,3 @@ def check_eval_split(ds: datasets.Dataset, split: str, full_decode: bool, allow_
                    "metrics cover the rest: %s", split, len(bad), len(ds), listing)
     bad_set = set(bad)
     return ds.select([i for i in range(len(ds)) if i not in bad_set])
-
-
-class ResumableLengthGroupedSampler(LengthGroupedSampler):
-    """`LengthGroupedSampler` whose order depends only on (seed, epoch).
-
-    The stock one draws from the global torch RNG when an epoch starts; after a resume mid-epoch that RNG is not
-    where it was, so the skipped batches would not be the ones already trained on (and under DDP each rank could
-    draw a different order). The Trainer calls `set_epoch` through accelerate's loaders, skip wrappers included.
-    """
-
-    def __init__(self, *args: Any, seed: int = 0, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.seed, self.epoch = seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return super().__iter__()

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import EvalPrediction, seed_worker
 
 logger = logging.getLogger(__name__)
@@ -270,3 +271,23 @@ def configure_padding(trainer: Any) -> None:
         return
     collator.pad_to_multiple_of = int(round(seconds * extractor.sampling_rate))
     logger.info("Padding audio batches to multiples of %.2f s (%d samples).", seconds, collator.pad_to_multiple_of)
+
+
+class ResumableLengthGroupedSampler(LengthGroupedSampler):
+    """`LengthGroupedSampler` whose order depends only on (seed, epoch).
+
+    The stock one draws from the global torch RNG when an epoch starts; after a resume mid-epoch that RNG is not
+    where it was, so the skipped batches would not be the ones already trained on (and under DDP each rank could
+    draw a different order). The Trainer calls `set_epoch` through accelerate's loaders, skip wrappers included.
+    """
+
+    def __init__(self, *args: Any, seed: int = 0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()

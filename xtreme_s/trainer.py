@@ -6,7 +6,7 @@ import torch
 from transformers import Seq2SeqTrainer, Trainer
 
 from . import sampling
-from .robustness import ResumableLengthGroupedSampler, SkippedItemsMixin
+from .robustness import SkippedItemsMixin
 
 
 class SpeechSamplingMixin:
@@ -25,7 +25,7 @@ class SpeechSamplingMixin:
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "durations"):
-            return ResumableLengthGroupedSampler(
+            return sampling.ResumableLengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 dataset=dataset,
                 lengths=[int(d * 1000) for d in dataset.durations],
