@@ -12,7 +12,6 @@ Usage: python scripts/make_tiny_decoder.py [--out mini_benchmark/models/tiny-dec
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from transformers import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_tiny_model import script_main  # noqa: E402
 from mini_sentences import COVOST_SENTENCES, FLEURS_SENTENCES  # noqa: E402
 
 DEFAULT_OUT = Path("mini_benchmark/models/tiny-decoder")
@@ -96,15 +96,7 @@ def verify_tiny_decoder(out: Path = DEFAULT_OUT) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="torch seed for the random weights")
-    parser.add_argument("--skip-verify", action="store_true", help="do not reload the checkpoint afterwards")
-    args = parser.parse_args()
-    out = make_tiny_decoder(args.out, args.seed)
-    print(f"wrote {out}")
-    if not args.skip_verify:
-        verify_tiny_decoder(out)
+    script_main(__doc__.splitlines()[0], make_tiny_decoder, verify_tiny_decoder, DEFAULT_OUT)
 
 
 if __name__ == "__main__":

@@ -90,16 +90,21 @@ def verify_tiny_model(out: Path = DEFAULT_OUT) -> None:
     print(f"tiny model OK: {type(model).__name__}, {n_params:,} params, logits {tuple(logits.shape)}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: %(default)s)")
+def script_main(description: str, make, verify, default_out: Path) -> None:
+    """The command line shared by the tiny-checkpoint scripts: make, then reload and check."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=default_out, help="output directory (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="torch seed for the random weights")
     parser.add_argument("--skip-verify", action="store_true", help="do not reload the checkpoint afterwards")
     args = parser.parse_args()
-    out = make_tiny_model(args.out, args.seed)
+    out = make(args.out, args.seed)
     print(f"wrote {out}")
     if not args.skip_verify:
-        verify_tiny_model(out)
+        verify(out)
+
+
+def main() -> None:
+    script_main(__doc__.splitlines()[0], make_tiny_model, verify_tiny_model, DEFAULT_OUT)
 
 
 if __name__ == "__main__":
