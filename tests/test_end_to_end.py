@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from conftest import TINY_MODEL, run_cli
+from conftest import ROOT, TINY_MODEL, run_cli
 
 from xtreme_s.text import TextNormalizer
 
@@ -143,3 +145,13 @@ def test_unavailable_attention_kernel_falls_back_to_eager(tmp_path, hf_cache, ca
     run_cli(["--dataset_config_name", "mls.de", "--attn_implementation", "flash_attention_2", *QUICK],
             tmp_path / "run", hf_cache)
     assert any("using eager attention" in r.getMessage() for r in caplog.records)
+
+
+def test_command_line_reports_set_up_mistakes_in_one_line(tmp_path):
+    """A wrong config name on the real command line: exit code 2 and one clear message, no traceback."""
+    result = subprocess.run([sys.executable, str(ROOT / "run_xtreme_s.py"), "--dataset_config_name", "mls.xx",
+                             "--output_dir", str(tmp_path / "out"), "--do_train"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("xtreme-s: error: Unknown config name 'mls.xx'. Did you mean")
+    assert "Traceback" not in result.stderr

@@ -16,7 +16,27 @@ def _print_tasks() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:
+        _main_for_users(sys.argv[1:])
+    else:
+        _main(list(argv))
+
+
+def _main_for_users(argv: list[str]) -> None:
+    """On the command line, set-up mistakes (task name, data location, output directory) are one clear line and
+    exit code 2, not a traceback; everything else keeps its traceback."""
+    from .registry import UnknownTaskError
+    from .run_manifest import OutputDirError
+    from .sources import SourceError
+
+    try:
+        _main(argv)
+    except (UnknownTaskError, SourceError, OutputDirError) as err:
+        print(f"xtreme-s: error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _main(argv: list[str]) -> None:
     if argv[:1] == ["tasks"]:
         _print_tasks()
         return
