@@ -225,15 +225,12 @@ def test_compile_pads_batches_to_few_lengths(tmp_path):
     import soundfile as sf
     from transformers import Wav2Vec2FeatureExtractor
 
-    from xtreme_s.collators import SpeechCollator
-    from xtreme_s.sampling import configure_padding
+    from xtreme_s.collators import SpeechCollator, padding_multiple
 
     fe = Wav2Vec2FeatureExtractor(sampling_rate=16000, return_attention_mask=True)
-    collator = SpeechCollator(fe, label_kind="none")
-    configure_padding(SimpleNamespace(args=SimpleNamespace(torch_compile=True), data_collator=collator))
-    assert collator.pad_to_multiple_of == 32000  # 2 s by default with --torch_compile
-    configure_padding(SimpleNamespace(args=SimpleNamespace(pad_to_multiple_of_seconds=0.5, torch_compile=False),
-                                      data_collator=collator))
+    assert padding_multiple(SimpleNamespace(torch_compile=True), 16000) == 32000  # 2 s by default with --torch_compile
+    multiple = padding_multiple(SimpleNamespace(pad_to_multiple_of_seconds=0.5, torch_compile=False), 16000)
+    collator = SpeechCollator(fe, label_kind="none", pad_to_multiple_of=multiple)
     lengths = []
     for seconds in (0.3, 1.2):
         path = tmp_path / f"{seconds}.wav"

@@ -45,6 +45,19 @@ class SpeechDataset(torch.utils.data.Dataset):
         return item
 
 
+def padding_multiple(training_args: Any, sampling_rate: int) -> int | None:
+    """Samples to pad every batch to a multiple of: `--pad_to_multiple_of_seconds` (default 2 s with
+    `--torch_compile`, so a compiled model sees a handful of shapes instead of recompiling per batch length)."""
+    seconds = getattr(training_args, "pad_to_multiple_of_seconds", None)
+    if seconds is None and getattr(training_args, "torch_compile", False):
+        seconds = 2.0
+    if not seconds:
+        return None
+    multiple = int(round(seconds * sampling_rate))
+    logger.info("Padding audio batches to multiples of %.2f s (%d samples).", seconds, multiple)
+    return multiple
+
+
 @dataclass
 class SpeechCollator:
     """Decode + feature-extract + pad a batch.

@@ -64,6 +64,11 @@ def accuracy(labels: Sequence, predictions: Sequence) -> dict[str, float]:
     return {"accuracy": float(accuracy_score(list(labels), list(predictions)))}
 
 
+def precision_at_1(references: Sequence, predictions: Sequence) -> dict[str, float]:
+    """Retrieval: the share of queries whose best key is right (accuracy of the retrieved sentence ids)."""
+    return {"precision_at_1": accuracy(references, predictions)["accuracy"]}
+
+
 def f1_accuracy(labels: Sequence, predictions: Sequence) -> dict[str, float]:
     """The `minds14` config: scikit-learn macro-F1 and accuracy.
 
@@ -111,6 +116,7 @@ SCORERS: dict[str, Callable[[Sequence, Sequence], dict[str, float]]] = {
     "accuracy": accuracy,
     "bleu": bleu,
     "f1": f1_accuracy,
+    "precision_at_1": precision_at_1,
 }
 
 

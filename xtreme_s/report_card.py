@@ -47,13 +47,19 @@ def _sorted_rows(res: dict, metric: str, greater_is_better: bool) -> list[tuple[
     return sorted(rows, key=lambda r: r[1][metric], reverse=greater_is_better)
 
 
-def bar_chart(path: Path, res: dict, metric: str, greater_is_better: bool, title: str) -> Path | None:
-    """Horizontal bars of `metric` per language, best on top, with the macro average as a dashed line."""
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend: runs write image files and never need a display."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def bar_chart(path: Path, res: dict, metric: str, greater_is_better: bool, title: str) -> Path | None:
+    """Horizontal bars of `metric` per language, best on top, with the macro average as a dashed line."""
+    plt = pyplot()
     rows = _sorted_rows(res, metric, greater_is_better)
     if not rows:
         return None

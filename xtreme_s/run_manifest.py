@@ -17,10 +17,11 @@ from typing import Any
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from .reporting import RESULTS_FILE
+
 logger = logging.getLogger("xtreme_s")
 
 MANIFEST_FILE = "xtreme_s_run.json"
-RESULTS_FILE = "results.json"
 _CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 # Files a run of ours may leave behind before it writes its manifest (e.g. an interrupted start, or logs).
 _HARMLESS = {".gitignore", ".DS_Store", "runs"}

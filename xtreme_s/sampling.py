@@ -259,20 +259,6 @@ def evaluation_loop_in_dataset_order(trainer: Any, loop: Callable, dataloader: A
                            label_ids=restore_order(output.label_ids, order))
 
 
-def configure_padding(trainer: Any) -> None:
-    """`--pad_to_multiple_of_seconds` (default 2 s with `--torch_compile`): pad batches to a few lengths, so a
-    compiled model sees a handful of shapes instead of recompiling for every batch length."""
-    args, collator = trainer.args, trainer.data_collator
-    seconds = getattr(args, "pad_to_multiple_of_seconds", None)
-    if seconds is None and getattr(args, "torch_compile", False):
-        seconds = 2.0
-    extractor = getattr(collator, "feature_extractor", None)
-    if not seconds or extractor is None or not hasattr(collator, "pad_to_multiple_of"):
-        return
-    collator.pad_to_multiple_of = int(round(seconds * extractor.sampling_rate))
-    logger.info("Padding audio batches to multiples of %.2f s (%d samples).", seconds, collator.pad_to_multiple_of)
-
-
 class ResumableLengthGroupedSampler(LengthGroupedSampler):
     """`LengthGroupedSampler` whose order depends only on (seed, epoch).
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .registry import TASKS
+from .reporting import RESULTS_FILE
 
 # Which number of each task's results.json enters the score, and how.
 # FLEURS: the leaderboard labels every ASR column "WER", but FLEURS is scored with a character-level "unit error
@@ -73,7 +74,7 @@ class ScoreReport:
 
 
 def _load(path: Path) -> tuple[Path, dict]:
-    file = path / "results.json" if path.is_dir() else path
+    file = path / RESULTS_FILE if path.is_dir() else path
     if not file.is_file():
         raise FileNotFoundError(f"{path}: no results.json (pass a run's --output_dir or its results.json).")
     return file, json.loads(file.read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoConfig, PreTrainedModel
 
-from ..collators import SpeechCollator, SpeechDataset
+from ..collators import SpeechCollator, SpeechDataset, padding_multiple
 from ..metrics import SCORERS, per_language
 from ..registry import ResolvedTask
 from ..trainer import SpeechTrainer
@@ -93,7 +93,9 @@ class TaskFamily:
         return getattr(self.processor, "feature_extractor", self.processor)
 
     def collator(self) -> SpeechCollator:
-        return SpeechCollator(self.feature_extractor, label_kind=self.label_kind)
+        fe = self.feature_extractor
+        return SpeechCollator(fe, label_kind=self.label_kind,
+                              pad_to_multiple_of=padding_multiple(self.training_args, fe.sampling_rate))
 
     def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:
         """Keep argmax ids, not B x T x V logits: the Trainer would otherwise hold all logits of the split."""

@@ -20,6 +20,7 @@ from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClas
 
 from ..collators import SpeechDataset
 from ..registry import FLEURS_LOCALES, MINDS14_INTENTS
+from ..report_card import pyplot
 from .base import TaskFamily
 
 logger = logging.getLogger(__name__)
@@ -139,11 +140,7 @@ class ClassificationFamily(TaskFamily):
 
 
 def _plot_confusion(matrix: np.ndarray, labels: list[str], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     n = len(labels)
     size = max(4.0, 0.3 * n + 2)
     fig, ax = plt.subplots(figsize=(size, size))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,7 @@ from datasets import Dataset
 from transformers import AutoFeatureExtractor, AutoModel
 
 from ..collators import SpeechDataset
-from ..metrics import per_language
+from ..metrics import per_language, precision_at_1
 from ..registry import resolve
 from ..sources import LoadContext, load_splits
 from .base import TaskFamily
@@ -91,12 +92,6 @@ def retrieve(queries: np.ndarray, keys: np.ndarray, similarity: str = "cosine", 
     elif similarity != "cosine":
         raise ValueError(f"--retrieval_similarity {similarity!r}: choose cosine or margin")
     return sim.argmax(1)
-
-
-def precision_at_1(references: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
-    if not references:
-        return {"precision_at_1": float("nan")}
-    return {"precision_at_1": sum(int(r == p) for r, p in zip(references, predictions, strict=True)) / len(references)}
 
 
 class RetrievalDataset(torch.utils.data.Dataset):
@@ -181,17 +176,14 @@ class RetrievalFamily(TaskFamily):
                 ids = [ids[0], pool[:n], pool[n:]]
             dataset = RetrievalDataset(parts, ids)
             n_query = len(queries)
-            key_ids = ids[1]
             pool_ids = [s for part in ids[1:] for s in part]
-            has_key = [s in set(key_ids) for s in ids[0]]
-            if not all(has_key):
-                for _ in range(n_query - sum(has_key)):
-                    self.skip(split, "query sentence has no English key (still scored: it cannot be right)")
+            key_set = set(ids[1])
+            no_key = sum(s not in key_set for s in ids[0])
+            if no_key:
+                self.skip(split, "query sentence has no English key (still scored: it cannot be right)", no_key)
                 logger.warning("%s: %d of %d queries have no English recording of their sentence in the key set.",
-                               split, n_query - sum(has_key), n_query)
-            counts: dict[str, int] = {}
-            for s in pool_ids:
-                counts[s] = counts.get(s, 0) + 1
+                               split, no_key, n_query)
+            counts = Counter(pool_ids)
             chance = float(np.mean([counts.get(s, 0) / len(pool_ids) for s in ids[0]]))
             self.notes.setdefault("retrieval", {})[split] = {
                 "queries": n_query, "keys": len(keys), "distractors": len(pool_ids) - len(keys),
