@@ -162,6 +162,16 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
     num_duration_buckets: int = field(
         default=30, metadata={"help": "With --max_batch_seconds: duration buckets (more = less padding, less "
                                       "mixing of lengths within an epoch)."})
+    shuffle_window_row_groups: int = field(
+        default=8, metadata={"help": "Audio read from parquet row groups (hub sources): with --max_batch_seconds, "
+                                     "each epoch shuffles the row groups, cuts them into windows of this many and "
+                                     "batches and shuffles within each window, so each group is read about once per "
+                                     "epoch (evaluation sorts by length within windows). More = better mixing and "
+                                     "padding, more memory; 0 = shuffle over the whole split (reads thrash)."})
+    row_group_cache_mb: float = field(
+        default=1024, metadata={"help": "Memory per process (training process and each DataLoader worker) for parquet "
+                                        "row groups read for their audio; should hold about two windows of "
+                                        "--shuffle_window_row_groups (Hub exports: about 40 MB per group)."})
     pad_to_multiple_of_seconds: float | None = field(
         default=None, metadata={"help": "Pad every audio batch to a multiple of this many seconds, so "
                                         "--torch_compile sees few shapes (default 2 with --torch_compile, else off)."})

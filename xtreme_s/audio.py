@@ -16,6 +16,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from . import parquet_audio
+
 
 class AudioDecodeError(RuntimeError):
     """A clip that cannot be decoded (corrupt, truncated, unsupported format)."""
@@ -29,6 +31,16 @@ def _open(audio: dict[str, Any]) -> Any:
     path = audio.get("path")
     if not path:
         raise AudioDecodeError("audio entry has neither bytes nor a path")
+    if parquet_audio.parse_ref(path) is not None:  # a row of a source parquet file, read in place
+        try:
+            data, original = parquet_audio.read_ref(path)
+        except parquet_audio.ParquetAudioError as err:
+            raise AudioDecodeError(f"cannot read audio {path!r}: {err}") from err
+        if data:
+            return io.BytesIO(data)
+        if not original:
+            raise AudioDecodeError(f"audio {path!r} has neither bytes nor a path in its parquet file")
+        return original
     return path
 
 

@@ -15,7 +15,7 @@ import torch
 import transformers
 from transformers import set_seed
 
-from . import report_card, reporting, run_manifest
+from . import parquet_audio, report_card, reporting, run_manifest
 from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
 from .distributed import check_sharding
 from .families import get_family
@@ -92,6 +92,7 @@ def load_task_data(task: ResolvedTask, data_args: DataArguments, model_args: Mod
 def run(model_args: ModelArguments, data_args: DataArguments, training_args: XtremeSTrainingArguments) -> dict | None:
     setup_logging(training_args)
     check_precision(training_args)
+    parquet_audio.configure(training_args.row_group_cache_mb)  # before any audio is read, workers included
     report_card.protect_token(training_args)  # --hub_token never reaches training_args.bin, logs or cards
     training_args.remove_unused_columns = False  # our dataset yields encoded audio the collator decodes
     if data_args.dataset_name not in ("google/xtreme_s", "xtreme_s"):

@@ -29,6 +29,8 @@ import torch
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import EvalPrediction, seed_worker
 
+from . import parquet_audio
+
 logger = logging.getLogger(__name__)
 
 MIN_BATCHES_PER_BUCKET = 2
@@ -54,7 +56,7 @@ class DurationBatchSampler(torch.utils.data.Sampler):
 
     def __init__(self, durations: Sequence[float], max_batch_seconds: float, num_buckets: int = 30,
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False, num_replicas: int = 1, rank: int = 0,
-                 max_batch_size: int | None = None):
+                 max_batch_size: int | None = None, groups: Sequence[int] | None = None, window: int = 0):
         if max_batch_seconds <= 0:
             raise ValueError(f"max_batch_seconds must be positive, got {max_batch_seconds}")
         if num_buckets < 1:
@@ -68,6 +70,12 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
         self.num_replicas, self.rank = int(num_replicas), int(rank)
         self.epoch = 0
+        if groups is not None and len(groups) != len(self.durations):
+            raise ValueError(f"{len(groups)} row-group keys for {len(self.durations)} clips")
+        # Row-group locality (see `_windowed_batches`): dense group ids 0..G-1, or None.
+        self.groups = None if groups is None or window <= 0 else np.unique(np.asarray(groups), return_inverse=True)[1]
+        self.window = int(window)
+        self.num_windows = 1 if self.groups is None else math.ceil((int(self.groups.max()) + 1) / self.window)
         edges = bucket_boundaries(self.durations, num_buckets)
         which = np.searchsorted(edges, self.durations, side="left")
         order = np.argsort(self.durations, kind="stable")
@@ -91,11 +99,13 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         buckets): every bucket ends in one part-filled batch, which would otherwise be a large share of them."""
         merged: list[np.ndarray] = []
         group: list[np.ndarray] = []
+        # With row-group windows, a bucket needs about one batch per window, or its batches would span windows.
+        min_batches = max(MIN_BATCHES_PER_BUCKET, self.num_windows)
         for members in buckets:
             group.append(members)
             joined = np.concatenate(group)
             longest = max(float(self.durations[joined].max()), 1e-9)
-            if len(joined) >= MIN_BATCHES_PER_BUCKET * math.floor(self.max_batch_seconds / longest):
+            if len(joined) >= min_batches * math.floor(self.max_batch_seconds / longest):
                 merged.append(joined)
                 group = []
         if group:
@@ -110,12 +120,46 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         """All batches of an epoch in yield order, before they are dealt to ranks (pure in seed and epoch)."""
         epoch = self.epoch if epoch is None else epoch
         rng = np.random.default_rng([self.seed, epoch])
+        if self.groups is not None and self.shuffle:
+            return self._windowed_batches(rng)
         batches: list[list[int]] = []
         for members, size in zip(self.buckets, self.batch_sizes, strict=True):
             members = rng.permutation(members) if self.shuffle else members
             batches += [members[i:i + size].tolist() for i in range(0, len(members), size)]
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def _windowed_batches(self, rng: np.random.Generator) -> list[list[int]]:
+        """Row-group-aware order: the epoch's shuffled row groups are cut into windows of `window` groups, and the
+        batches of a window hold its clips and are yielded together (shuffled inside the window), so a reader that
+        keeps about two windows' groups in memory reads each group about once per epoch.
+
+        The number of batches stays a pure function of the durations (the Trainer's steps per epoch stay exact):
+        each bucket's clips are shuffled, ordered by window and cut into the bucket's fixed-size batches. A batch
+        that a window boundary cuts through goes right after the window of its first clip. Buckets are merged until
+        each fills about one batch per window (`_merge_small`), so such batches are few; the price is a few fewer
+        buckets, i.e. slightly more padding with small windows.
+        """
+        assert self.groups is not None
+        num_groups = int(self.groups.max()) + 1
+        window_of_group = np.empty(num_groups, dtype=np.int64)
+        window_of_group[rng.permutation(num_groups)] = np.arange(num_groups) // self.window
+        window = window_of_group[self.groups]
+        num_windows = int(window_of_group.max()) + 1
+        inside: list[list[list[int]]] = [[] for _ in range(num_windows)]
+        across: list[list[list[int]]] = [[] for _ in range(num_windows)]
+        for members, size in zip(self.buckets, self.batch_sizes, strict=True):
+            members = rng.permutation(members)
+            members = members[np.argsort(window[members], kind="stable")]
+            for i in range(0, len(members), size):
+                batch = members[i:i + size]
+                first, last = window[batch[0]], window[batch[-1]]
+                (inside if first == last else across)[first].append(batch.tolist())
+        batches: list[list[int]] = []
+        for w in range(num_windows):
+            batches += [inside[w][i] for i in rng.permutation(len(inside[w]))]
+            batches += [across[w][i] for i in rng.permutation(len(across[w]))]
         return batches
 
     def rank_batches(self, epoch: int | None = None) -> list[list[int]]:
@@ -152,9 +196,21 @@ class OrderedSampler(torch.utils.data.Sampler):
         return len(self.order)
 
 
-def longest_first(durations: Sequence[float]) -> list[int]:
-    """Evaluation order: longest clips first (similar lengths share a batch; an out-of-memory shows at once)."""
-    return np.argsort(-np.asarray(durations, dtype=np.float64), kind="stable").tolist()
+def longest_first(durations: Sequence[float], groups: Sequence[int] | None = None, window: int = 0) -> list[int]:
+    """Evaluation order: longest clips first (similar lengths share a batch; an out-of-memory shows at once).
+
+    With row-group keys (`groups`) and a `window`, the sort is within windows of `window` consecutive row groups
+    (each group then read about once), the window holding the longest clips first.
+    """
+    d = np.asarray(durations, dtype=np.float64)
+    if groups is None or window <= 0 or len(d) == 0:
+        return np.argsort(-d, kind="stable").tolist()
+    window_of = np.unique(np.asarray(groups), return_inverse=True)[1] // window
+    longest = np.full(int(window_of.max()) + 1, -np.inf)
+    np.maximum.at(longest, window_of, d)
+    rank = np.empty_like(longest, dtype=np.int64)
+    rank[np.argsort(-longest, kind="stable")] = np.arange(len(longest))
+    return np.lexsort((np.arange(len(d)), -d, rank[window_of])).tolist()
 
 
 def restore_order(values, order: Sequence[int]):
@@ -190,13 +246,19 @@ def duration_train_dataloader(trainer: Any) -> torch.utils.data.DataLoader:
     if too_long:
         logger.warning("%d training clip(s) are longer than --max_batch_seconds=%s and get a batch of their own; "
                        "lower --max_duration_in_seconds to skip them.", too_long, args.max_batch_seconds)
+    window = getattr(args, "shuffle_window_row_groups", 0) or 0
+    groups = parquet_audio.dataset_row_group_keys(dataset) if window > 0 else None
     sampler = DurationBatchSampler(
         dataset.durations, args.max_batch_seconds, num_buckets=args.num_duration_buckets, shuffle=True,
         seed=args.data_seed if args.data_seed is not None else args.seed, drop_last=args.dataloader_drop_last,
-        num_replicas=max(1, args.world_size), rank=args.process_index if args.world_size > 1 else 0)
+        num_replicas=max(1, args.world_size), rank=args.process_index if args.world_size > 1 else 0,
+        groups=groups, window=window)
     trainer.duration_sampler = sampler
     logger.info("Duration batching: %d batches per epoch per process (budget %.0f s, %d buckets), padding ratio "
                 "%.3f", len(sampler), args.max_batch_seconds, len(sampler.buckets), sampler.padding_ratio(0))
+    if groups is not None:
+        logger.info("Row-group-aware order: %d parquet row groups in windows of %d (--shuffle_window_row_groups)",
+                    int(groups.max()) + 1, window)
     params: dict[str, Any] = {
         "batch_sampler": sampler,
         "collate_fn": trainer._get_collator_with_removed_columns(trainer.data_collator, description="Training"),
@@ -211,6 +273,21 @@ def duration_train_dataloader(trainer: Any) -> torch.utils.data.DataLoader:
     dataloader = trainer.accelerator.prepare(torch.utils.data.DataLoader(dataset, **params))
     unshard(getattr(dataloader, "batch_sampler", None), sampler)
     return dataloader
+
+
+def eval_order(dataset: Any, args: Any) -> list[int]:
+    """`longest_first` for an evaluation dataset, row-group aware when its audio is read from parquet files."""
+    window = getattr(args, "shuffle_window_row_groups", 0) or 0
+    groups = parquet_audio.dataset_row_group_keys(dataset) if window > 0 else None
+    return longest_first(dataset.durations, groups, window)
+
+
+def hint_without_duration_batching(dataset: Any, args: Any) -> None:
+    """Random or length-grouped batches read parquet audio in random order: say once what is faster."""
+    if (getattr(args, "shuffle_window_row_groups", 0) and hasattr(dataset, "durations")
+            and parquet_audio.dataset_row_group_keys(dataset) is not None):
+        logger.info("Training audio is read from parquet row groups in random order (slower); --max_batch_seconds "
+                    "reads it in row-group-aware order.")
 
 
 def unshard(wrapper: Any, sampler: DurationBatchSampler) -> None:

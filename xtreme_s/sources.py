@@ -26,9 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Audio, Dataset
+from datasets.table import InMemoryTable
 
+from . import parquet_audio
 from .audio import AudioDecodeError, audio_info
 from .registry import ResolvedTask
 
@@ -129,30 +132,49 @@ def resolve_revision(repo: str, revision: str, ctx: LoadContext) -> str:
     return sha
 
 
-def _undecoded_features(path: str, ctx: LoadContext) -> datasets.Features:
-    """The file's own features (from its parquet footer) with every Audio column set to `decode=False`.
-
-    Given to the builder up front, because `cast_column(..., Audio(decode=False))` afterwards would write a
-    second full copy of the audio bytes into the cache.
-    """
-    if path.startswith("hf://"):
-        with _hub_fs(ctx).open(path.removeprefix("hf://"), "rb") as f:
-            schema = pq.read_schema(f)
-    else:
-        schema = pq.read_schema(path)
-    features = datasets.Features.from_arrow_schema(schema)
+def _undecoded_features(path: str) -> datasets.Features:
+    """The file's own features (from its parquet footer: ClassLabel names etc.), Audio columns `decode=False`."""
+    features = datasets.Features.from_arrow_schema(pq.read_schema(path))
     for name, feature in features.items():
         if isinstance(feature, Audio):
             features[name] = Audio(sampling_rate=feature.sampling_rate, decode=False)
     return features
 
 
+def _local_file(path: str, ctx: LoadContext) -> str:
+    """A local copy of a parquet file: mirror files as they are; `hf://` files downloaded once into the Hub cache at
+    their resolved commit (the bytes the `parquet` builder's download step fetched before; raw data, not a cache)."""
+    if not path.startswith("hf://"):
+        return path
+    from huggingface_hub import hf_hub_download
+
+    resolved = _hub_fs(ctx).resolve_path(path.removeprefix("hf://"))
+    try:
+        return hf_hub_download(resolved.repo_id, resolved.path_in_repo, repo_type=resolved.repo_type,
+                               revision=resolved.revision, cache_dir=ctx.cache_dir, token=ctx.token)
+    except Exception as err:  # network, auth, disk
+        raise SourceError(f"Cannot download {path}: {err}. Offline? Point --mirror_root (or ${MIRROR_ENV}) at a "
+                          "local copy with the same layout.") from err
+
+
 def load_parquet_files(files: list[str], ctx: LoadContext) -> Dataset:
-    """The `parquet` builder on explicit files; audio stays encoded (`decode=False`)."""
+    """Explicit parquet files as an in-memory, metadata-only Dataset (xtreme_s.parquet_audio).
+
+    Every column but the audio is read; each Audio cell becomes a reference to its (file, row), read in place when
+    a clip is decoded. No Arrow cache is written: the dataset holds no audio bytes.
+    """
     if not files:
         raise SourceError("no parquet files to load")
-    return datasets.load_dataset("parquet", data_files={"data": files}, split="data", cache_dir=ctx.cache_dir,
-                                 token=ctx.token, features=_undecoded_features(files[0], ctx))
+    local = [_local_file(f, ctx) for f in files]
+    features = _undecoded_features(local[0])
+    try:
+        tables = [parquet_audio.metadata_table(f, features) for f in local]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+        table = table.cast(features.arrow_schema)
+    except (OSError, pa.ArrowException) as err:
+        raise SourceError(f"Cannot read the parquet files {', '.join(files[:3])}{' ...' if len(files) > 3 else ''}: "
+                          f"{err}") from err
+    return Dataset(InMemoryTable(table), info=datasets.DatasetInfo(features=features))
 
 
 def _header_durations(batch: dict) -> dict:

@@ -33,13 +33,14 @@ class SpeechSamplingMixin:
         if self.args.world_size <= 1:
             if hasattr(eval_dataset, "durations") and not self.args.batch_eval_metrics:
                 # Longest first, so batches hold similar lengths; evaluation_loop restores dataset order.
-                return sampling.OrderedSampler(sampling.longest_first(eval_dataset.durations))
+                return sampling.OrderedSampler(sampling.eval_order(eval_dataset, self.args))
             return torch.utils.data.SequentialSampler(eval_dataset)
         return None  # the Trainer's distributed evaluation keeps order when it gathers
 
     def get_train_dataloader(self):
         if getattr(self.args, "max_batch_seconds", None):
             return sampling.duration_train_dataloader(self)
+        sampling.hint_without_duration_batching(self.train_dataset, self.args)
         return super().get_train_dataloader()
 
     def evaluation_loop(self, dataloader, *args, **kwargs):
