@@ -9,7 +9,7 @@ import soundfile as sf
 from conftest import MINI, MINI_HUB
 
 from xtreme_s.audio import load_audio
-from xtreme_s.parquet_audio import parse_ref
+from xtreme_s.parquet_audio import parse_ref, read_ref
 from xtreme_s.registry import resolve
 from xtreme_s.sources import LanguageUnavailable, LoadContext, SourceError, load_splits
 
@@ -83,7 +83,7 @@ def test_minds14_is_8khz_and_split_by_xtreme_s_ids(hf_cache):
     splits, _ = _load("minds14.fr-FR", cache_dir=str(hf_cache))
     ids = {s: set(ds["id"]) for s, ds in splits.items()}
     assert not (ids["train"] & ids["test"]) and not (ids["train"] & ids["validation"])
-    info = sf.info(io.BytesIO(splits["train"][0]["audio"]["bytes"]))
+    info = sf.info(io.BytesIO(read_ref(splits["train"][0]["audio"]["path"])[0]))
     assert info.samplerate == 8000
     assert len(load_audio(splits["train"][0]["audio"], 16_000)) == pytest.approx(info.frames * 2, abs=2)
 
