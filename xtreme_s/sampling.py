@@ -121,7 +121,7 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         epoch = self.epoch if epoch is None else epoch
         rng = np.random.default_rng([self.seed, epoch])
         if self.groups is not None and self.shuffle:
-            return self._windowed_batches(rng)
+            return self._windowed_batches(rng, self.window_of_groups(rng))
         batches: list[list[int]] = []
         for members, size in zip(self.buckets, self.batch_sizes, strict=True):
             members = rng.permutation(members) if self.shuffle else members
@@ -130,7 +130,17 @@ class DurationBatchSampler(torch.utils.data.Sampler):
             batches = [batches[i] for i in rng.permutation(len(batches))]
         return batches
 
-    def _windowed_batches(self, rng: np.random.Generator) -> list[list[int]]:
+    def window_of_groups(self, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        """The window of each row group in an epoch (an epoch number, or the epoch's generator)."""
+        assert self.groups is not None
+        if not isinstance(rng, np.random.Generator):
+            rng = np.random.default_rng([self.seed, self.epoch if rng is None else rng])
+        num_groups = int(self.groups.max()) + 1
+        window_of_group = np.empty(num_groups, dtype=np.int64)
+        window_of_group[rng.permutation(num_groups)] = np.arange(num_groups) // self.window
+        return window_of_group
+
+    def _windowed_batches(self, rng: np.random.Generator, window_of_group: np.ndarray) -> list[list[int]]:
         """Row-group-aware order: the epoch's shuffled row groups are cut into windows of `window` groups, and the
         batches of a window hold its clips and are yielded together (shuffled inside the window), so a reader that
         keeps about two windows' groups in memory reads each group about once per epoch.
@@ -142,9 +152,6 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         buckets, i.e. slightly more padding with small windows.
         """
         assert self.groups is not None
-        num_groups = int(self.groups.max()) + 1
-        window_of_group = np.empty(num_groups, dtype=np.int64)
-        window_of_group[rng.permutation(num_groups)] = np.arange(num_groups) // self.window
         window = window_of_group[self.groups]
         num_windows = int(window_of_group.max()) + 1
         inside: list[list[list[int]]] = [[] for _ in range(num_windows)]
