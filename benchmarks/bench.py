@@ -117,7 +117,7 @@ def synth_clip(seconds: float, rng: np.random.Generator) -> np.ndarray:
     return wav.astype(np.float32)
 
 
-def write_source(folder: Path, durations: np.ndarray, rng: np.random.Generator) -> Path:
+def write_source(folder: Path, durations: np.ndarray, rng: np.random.Generator, row_group_size: int = 100) -> Path:
     """A parquet file shaped like the Hub's audio datasets: FLAC bytes embedded, plus metadata columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -134,7 +134,7 @@ def write_source(folder: Path, durations: np.ndarray, rng: np.random.Generator) 
     table = pa.Table.from_pydict(rows, schema=features.arrow_schema)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "train-00000-of-00001.parquet"
-    pq.write_table(table, path, row_group_size=100)
+    pq.write_table(table, path, row_group_size=row_group_size)
     return path
 
 
@@ -187,14 +187,16 @@ class BaselineCollator:
 
 
 def ours_prepare(parquet: Path, cache: Path, labels: list[list[int]]) -> SpeechDataset:
-    """xtreme-s: the source's parquet with audio left encoded, durations from headers, labels in memory."""
+    """xtreme-s: the source parquet read in place (metadata only, audio by reference), durations from headers."""
     from xtreme_s.sources import LoadContext, add_header_durations, load_parquet_files
 
     ctx = LoadContext(cache_dir=str(cache))
     ds = load_parquet_files([str(parquet)], ctx)
     ds = ds.add_column("language", ["xx"] * len(ds))
     ds = add_header_durations(ds, ctx)
-    return SpeechDataset(ds, labels)
+    out = SpeechDataset(ds, labels)
+    out.metadata_bytes = ds.data.nbytes  # what the dataset holds in memory (no audio)
+    return out
 
 
 def iterate(loader) -> tuple[float, float]:
@@ -205,14 +207,22 @@ def iterate(loader) -> tuple[float, float]:
     return time.perf_counter() - start, audio
 
 
-def bench_data(work: Path, n: int, batch_size: int, workers: int) -> dict:
+def bench_data(work: Path, n: int, batch_size: int, workers: int, row_group_size: int, window: int) -> dict:
+    from xtreme_s import parquet_audio
+
     rng = np.random.default_rng(2)
     durations = fleurs_like(n, rng)
-    parquet = write_source(work / "source", durations, rng)
+    parquet = write_source(work / "source", durations, rng, row_group_size)
     labels = labels_for(durations, rng)
     raw = parquet.stat().st_size
     hours = float(durations.sum()) / 3600
     dl = dict(batch_size=None, num_workers=workers)
+    import pyarrow.parquet as pq
+
+    md = pq.read_metadata(parquet)
+    groups = md.num_row_groups
+    # The reader holds two windows of the largest row groups (what --row_group_cache_mb should allow), not the file.
+    reader_bytes = 2 * window * max(md.row_group(i).total_byte_size for i in range(groups))
 
     t0 = time.perf_counter()
     base = baseline_prepare(parquet, work / "cache_baseline", labels)
@@ -221,19 +231,31 @@ def bench_data(work: Path, n: int, batch_size: int, workers: int) -> dict:
                                               collate_fn=BaselineCollator(), **_dl(dl))
     base_epoch, audio = iterate(base_loader)
 
+    parquet_audio.reset(reader_bytes)
     t0 = time.perf_counter()
     ours = ours_prepare(parquet, work / "cache_ours", labels)
     ours_prep = time.perf_counter() - t0
-    sampler = DurationBatchSampler(ours.durations, batch_size * float(durations.mean()), seed=0)
-    ours_loader = torch.utils.data.DataLoader(ours, batch_sampler=sampler,
-                                              collate_fn=SpeechCollator(feature_extractor()), **_dl(dl))
-    ours_epoch, audio_ours = iterate(ours_loader)
-    assert abs(audio_ours - audio) < 1.0, (audio_ours, audio)  # both paths delivered the same audio
+    keys = parquet_audio.dataset_row_group_keys(ours)
+    budget = batch_size * float(durations.mean())
+    runs = {}
+    for name, w in (("ours", window), ("ours_uniform_shuffle", 0)):
+        sampler = DurationBatchSampler(ours.durations, budget, seed=0, groups=keys, window=w)
+        sampler.set_epoch(1)  # a later epoch: the reader starts with what the previous epoch left
+        reader = parquet_audio.reset(reader_bytes)
+        loader = torch.utils.data.DataLoader(ours, batch_sampler=sampler,
+                                             collate_fn=SpeechCollator(feature_extractor()), **_dl(dl))
+        epoch_s, audio_ours = iterate(loader)
+        assert abs(audio_ours - audio) < 1.0, (audio_ours, audio)  # both paths delivered the same audio
+        runs[name] = {"epoch_s": epoch_s, "padding_ratio": round(sampler.padding_ratio(), 4),
+                      "row_group_reads": reader.group_reads if workers == 0 else None}
 
     base_cache, ours_cache = dir_bytes(work / "cache_baseline"), dir_bytes(work / "cache_ours")
     total = float(durations.sum())
+    ours_epoch = runs["ours"]["epoch_s"]
     return {
         "num_clips": n, "audio_hours": round(hours, 3), "raw_audio_bytes": raw, "dataloader_workers": workers,
+        "row_groups": groups, "rows_per_group": row_group_size, "window_row_groups": window,
+        "reader_cache_bytes": reader_bytes,
         "baseline": {"prepare_s": round(base_prep, 2), "epoch_s": round(base_epoch, 2),
                      "first_epoch_audio_s_per_s": round(total / (base_prep + base_epoch), 1),
                      "later_epoch_audio_s_per_s": round(total / base_epoch, 1),
@@ -243,7 +265,15 @@ def bench_data(work: Path, n: int, batch_size: int, workers: int) -> dict:
                  "first_epoch_audio_s_per_s": round(total / (ours_prep + ours_epoch), 1),
                  "later_epoch_audio_s_per_s": round(total / ours_epoch, 1),
                  "cache_bytes": ours_cache, "cache_bytes_per_audio_hour": int(ours_cache / hours),
-                 "cache_over_raw": round(ours_cache / raw, 3)},
+                 "cache_over_raw": round(ours_cache / raw, 4),
+                 "metadata_bytes_in_memory": ours.metadata_bytes,
+                 "metadata_in_memory_over_raw": round(ours.metadata_bytes / raw, 4),
+                 "row_group_reads_per_epoch": runs["ours"]["row_group_reads"],
+                 "padding_ratio": runs["ours"]["padding_ratio"]},
+        "ours_uniform_shuffle": {"epoch_s": round(runs["ours_uniform_shuffle"]["epoch_s"], 2),
+                                 "later_epoch_audio_s_per_s": round(total / runs["ours_uniform_shuffle"]["epoch_s"], 1),
+                                 "row_group_reads_per_epoch": runs["ours_uniform_shuffle"]["row_group_reads"],
+                                 "padding_ratio": runs["ours_uniform_shuffle"]["padding_ratio"]},
     }
 
 
@@ -459,7 +489,8 @@ def markdown(res: dict) -> str:
     if "data" in res:
         d = res["data"]
         lines += [f"## Data path ({d['num_clips']} FLEURS-like clips, {d['audio_hours']} h of 16 kHz FLAC, "
-                  f"{d['raw_audio_bytes'] / 2**20:.1f} MiB raw, {d['dataloader_workers']} DataLoader workers)", "",
+                  f"{d['raw_audio_bytes'] / 2**20:.1f} MiB raw in {d['row_groups']} row groups of "
+                  f"{d['rows_per_group']}, {d['dataloader_workers']} DataLoader workers)", "",
                   "| | prepare s | epoch s | 1st epoch audio s/s | later epochs audio s/s | cache MiB/audio h | "
                   "cache / raw |", "|---|---|---|---|---|---|---|"]
         for name in ("baseline", "ours"):
@@ -467,6 +498,17 @@ def markdown(res: dict) -> str:
             lines.append(f"| {name} | {r['prepare_s']} | {r['epoch_s']} | {r['first_epoch_audio_s_per_s']} | "
                          f"{r['later_epoch_audio_s_per_s']} | {r['cache_bytes_per_audio_hour'] / 2**20:.1f} | "
                          f"{r['cache_over_raw']} |")
+        if "ours_uniform_shuffle" in d:
+            o, u = d["ours"], d["ours_uniform_shuffle"]
+            lines += ["", "Ours reads the source parquet in place: the dataset is "
+                      f"{o['metadata_bytes_in_memory'] / 2**10:.0f} KiB of metadata in memory "
+                      f"({o['metadata_in_memory_over_raw']} of raw), nothing is written to a cache. "
+                      f"Row groups read per epoch ({d['row_groups']} groups, reader memory "
+                      f"{d['reader_cache_bytes'] / 2**20:.1f} MiB = two windows): row-group-aware order (windows of "
+                      f"{d['window_row_groups']} groups) **{o['row_group_reads_per_epoch']}** "
+                      f"({o['later_epoch_audio_s_per_s']} audio s/s, padding {o['padding_ratio']}); uniform shuffle "
+                      f"{u['row_group_reads_per_epoch']} ({u['later_epoch_audio_s_per_s']} audio s/s, padding "
+                      f"{u['padding_ratio']})."]
         lines.append("")
     if "train" in res:
         t = res["train"]
@@ -506,6 +548,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--train-clips", type=int, default=400, help="clips in the training benchmark's dataset")
     p.add_argument("--data-clips", type=int, default=200, help="clips in the data path benchmark")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers in the data path benchmark")
+    p.add_argument("--data-row-group-size", type=int, default=25,
+                   help="rows per parquet row group in the data path benchmark (Hub exports: about 100)")
+    p.add_argument("--window", type=int, default=2,
+                   help="row groups per shuffle window in the data path benchmark (--shuffle_window_row_groups)")
     p.add_argument("--first-step-rows", type=int, default=100_000, help="rows of the metadata-only dataset")
     p.add_argument("--first-step-sample", type=int, default=200, help="rows the baseline decodes (then scaled)")
     opts = p.parse_args(argv)
@@ -525,7 +571,8 @@ def main(argv: list[str] | None = None) -> dict:
             res["padding"] = bench_padding(opts.padding_batch_size)
             print(json.dumps(res["padding"], indent=1), flush=True)
         if "data" in parts:
-            res["data"] = bench_data(work, opts.data_clips, opts.batch_size, opts.workers)
+            res["data"] = bench_data(work, opts.data_clips, opts.batch_size, opts.workers, opts.data_row_group_size,
+                                     opts.window)
             print(json.dumps(res["data"], indent=1), flush=True)
         if "train" in parts:
             res["train"] = bench_train(work, opts)

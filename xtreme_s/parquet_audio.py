@@ -136,6 +136,13 @@ def reader() -> RowGroupReader:
     return _reader
 
 
+def reset(max_bytes: int | None = None) -> RowGroupReader:
+    """A fresh reader for this process (empty cache, zeroed counters): benchmarks and tests."""
+    global _reader
+    _reader = RowGroupReader(max_bytes)
+    return _reader
+
+
 def read_ref(path: str) -> tuple[bytes | None, str | None]:
     """(bytes, original path) of the Audio cell a reference names."""
     ref = parse_ref(path)
