@@ -9,13 +9,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_bench_padding_part_writes_json_and_markdown(tmp_path):
+def _bench():
     spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_bench_padding_part_writes_json_and_markdown(tmp_path):
+    bench = _bench()
     bench.main(["--parts", "padding", "--out", str(tmp_path)])
     res = json.loads((tmp_path / "bench.json").read_text())
     for name in ("fleurs_like", "mls_like"):
         row = res["padding"][name]
         assert row["duration_batching"] <= 1.05 < row["baseline_random_batches"]
     assert "| fleurs_like" in (tmp_path / "bench.md").read_text()
+
+
+def test_bench_data_part_reads_the_source_in_place(tmp_path):
+    """A small data part: our path writes no cache and reads each row group once in row-group-aware order."""
+    bench = _bench()
+    bench.main(["--parts", "data", "--out", str(tmp_path), "--data-clips", "96", "--data-row-group-size", "12",
+                "--window", "2"])
+    data = json.loads((tmp_path / "bench.json").read_text())["data"]
+    assert data["baseline"]["cache_over_raw"] > 1 and data["ours"]["cache_over_raw"] <= 0.01
+    assert data["ours"]["row_group_reads_per_epoch"] <= 1.2 * data["row_groups"]
+    assert data["ours_uniform_shuffle"]["row_group_reads_per_epoch"] > data["ours"]["row_group_reads_per_epoch"]

@@ -166,8 +166,8 @@ def load_parquet_files(files: list[str], ctx: LoadContext) -> Dataset:
     if not files:
         raise SourceError("no parquet files to load")
     local = [_local_file(f, ctx) for f in files]
-    features = _undecoded_features(local[0])
     try:
+        features = _undecoded_features(local[0])
         tables = [parquet_audio.metadata_table(f, features) for f in local]
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
         table = table.cast(features.arrow_schema)
