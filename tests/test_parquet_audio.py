@@ -3,6 +3,7 @@ samples as decoding the source's bytes, and a row-group-aware order that reads e
 
 from __future__ import annotations
 
+import io
 import os
 from collections import OrderedDict
 from types import SimpleNamespace
@@ -95,6 +96,16 @@ def test_path_only_audio_keeps_its_path(tmp_path):
                                         schema=features.arrow_schema), tmp_path / "p.parquet")
     ds = load_parquet_files([str(tmp_path / "p.parquet")], LoadContext())
     assert ds[0]["audio"] == {"bytes": None, "path": str(clip)}
+
+
+def test_a_file_with_nothing_but_audio(tmp_path):
+    buf = io.BytesIO()
+    sf.write(buf, np.full(1600, 0.25, dtype=np.float32), 16_000, format="WAV", subtype="FLOAT")
+    features = datasets.Features({"audio": datasets.Audio(sampling_rate=16_000)})
+    pq.write_table(pa.Table.from_pydict({"audio": [{"bytes": buf.getvalue(), "path": "a.wav"}] * 3},
+                                        schema=features.arrow_schema), tmp_path / "only.parquet", row_group_size=2)
+    ds = load_parquet_files([str(tmp_path / "only.parquet")], LoadContext())
+    assert len(ds) == 3 and np.allclose(load_audio(ds[2]["audio"], 16_000), 0.25)
 
 
 def test_reader_reads_each_row_group_once_and_stays_within_its_memory(tmp_path):

@@ -179,7 +179,7 @@ def metadata_table(file: str, features: Any) -> pa.Table:
     names = pf.schema_arrow.names
     other = [n for n in names if n not in audio]
     table = pf.read(columns=other, use_threads=False)
-    n = table.num_rows
+    n = pf.metadata.num_rows
     starts = np.cumsum([0] + [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)])
     columns = {name: table.column(name) for name in other}
     file = os.path.abspath(file)
