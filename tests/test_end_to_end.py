@@ -60,21 +60,26 @@ def test_vocabulary_comes_from_training_split_only(tmp_path, hf_cache):
 
 
 def test_preprocessing_cache_holds_no_waveforms(tmp_path):
-    """Hub parquet audio is read in place: what a whole run writes to the cache is under 1 % of the source's bytes
-    (no copy of the encoded audio, which the `parquet` builder used to write), and never float arrays."""
+    """Hub parquet audio is read in place: the cache holds metadata and small derived columns, no audio bytes (the
+    `parquet` builder used to write a full copy) and never float arrays."""
     import pyarrow as pa
 
     cache = tmp_path / "cache"
     run_cli(["--dataset_config_name", "voxpopuli.all", *QUICK], tmp_path / "run", cache)
     raw = sum(f.stat().st_size for f in (MINI / "hub" / "facebook" / "voxpopuli").rglob("*.parquet"))
     written = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file())
-    assert written <= 0.01 * raw, (written, raw)
-    for arrow in cache.rglob("*.arrow"):
+    # ids and transcripts of 2-3 s mini clips: a few % of the source (about 0.1 % for real clips, make bench)
+    assert written <= 0.05 * raw, (written, raw)
+    arrows = list(cache.rglob("*.arrow"))
+    assert arrows  # maps over the metadata are cached, so other processes reuse them
+    for arrow in arrows:
         with pa.memory_map(str(arrow)) as source:
-            schema = pa.ipc.open_stream(source).schema
-        for f in schema:
-            assert f.name not in ("input_values", "array", "audio"), (arrow, f.name)
+            table = pa.ipc.open_stream(source).read_all()
+        for f in table.schema:
+            assert f.name not in ("input_values", "array"), (arrow, f.name)
             assert not pa.types.is_list(f.type) or not pa.types.is_floating(f.type.value_type), (arrow, f)
+        if "audio" in table.column_names:
+            assert table.column("audio").combine_chunks().field("bytes").null_count == len(table), arrow
 
 
 def test_existing_finished_run_is_not_overwritten(tmp_path, hf_cache):

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 CACHE_ENV = "XTREME_S_ROW_GROUP_CACHE_MB"  # an environment variable, so DataLoader workers (fork or spawn) see it
 DEFAULT_CACHE_MB = 512
 MAX_OPEN_FILES = 64
+FORMAT_VERSION = 1  # of the metadata files and references; bump to invalidate cached metadata
 REF = re.compile(r"^(?P<file>.+?\.parquet)::(?P<column>[^:]+)::(?P<row>\d+)::(?P<name>.*)$", re.S)
 
 
@@ -196,6 +197,33 @@ def metadata_table(file: str, features: Any) -> pa.Table:
         columns[col] = pa.StructArray.from_arrays([pa.nulls(n, pa.binary()), pa.array(paths, pa.string())],
                                                   names=["bytes", "path"])
     return pa.table({name: columns[name] for name in names})
+
+
+def metadata_dataset(files: Sequence[str], features: Any, cache_dir: str | os.PathLike) -> Any:
+    """A `datasets.Dataset` of `metadata_table`s, memory-mapped from `<cache_dir>/xtreme_s_parquet_metadata/`.
+
+    The file is named by the source files (path, size, modification time) and the features, so every process of a
+    run (and a later run) finds it, and `datasets` fingerprints maps over it the same way everywhere.
+    """
+    import hashlib
+    import json
+
+    import datasets
+
+    stamp = [(os.path.abspath(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+    key = hashlib.sha256(json.dumps([FORMAT_VERSION, stamp, features.to_dict()], sort_keys=True,
+                                    default=str).encode()).hexdigest()[:32]
+    path = os.path.join(os.fspath(cache_dir), "xtreme_s_parquet_metadata", f"{key}.arrow")
+    if not os.path.exists(path):
+        tables = [metadata_table(f, features) for f in files]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+        table = table.cast(features.arrow_schema)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        os.replace(tmp, path)  # atomic: a process never sees a half-written file
+    return datasets.Dataset.from_file(path, info=datasets.DatasetInfo(features=features))
 
 
 def row_group_keys(paths: Sequence[str | None], pseudo_group_rows: int = 100) -> np.ndarray | None:

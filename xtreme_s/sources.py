@@ -29,7 +29,6 @@ import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Audio, Dataset
-from datasets.table import InMemoryTable
 
 from . import parquet_audio
 from .audio import AudioDecodeError, audio_info
@@ -158,23 +157,21 @@ def _local_file(path: str, ctx: LoadContext) -> str:
 
 
 def load_parquet_files(files: list[str], ctx: LoadContext) -> Dataset:
-    """Explicit parquet files as an in-memory, metadata-only Dataset (xtreme_s.parquet_audio).
+    """Explicit parquet files as a metadata-only Dataset (xtreme_s.parquet_audio).
 
     Every column but the audio is read; each Audio cell becomes a reference to its (file, row), read in place when
-    a clip is decoded. No Arrow cache is written: the dataset holds no audio bytes.
+    a clip is decoded. The metadata is written once to a small Arrow file in the datasets cache, so maps over it
+    (header durations, evaluation pre-flight) are cached and other processes reuse them; it holds no audio bytes.
     """
     if not files:
         raise SourceError("no parquet files to load")
     local = [_local_file(f, ctx) for f in files]
     try:
         features = _undecoded_features(local[0])
-        tables = [parquet_audio.metadata_table(f, features) for f in local]
-        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
-        table = table.cast(features.arrow_schema)
+        return parquet_audio.metadata_dataset(local, features, ctx.cache_dir or datasets.config.HF_DATASETS_CACHE)
     except (OSError, pa.ArrowException) as err:
         raise SourceError(f"Cannot read the parquet files {', '.join(files[:3])}{' ...' if len(files) > 3 else ''}: "
                           f"{err}") from err
-    return Dataset(InMemoryTable(table), info=datasets.DatasetInfo(features=features))
 
 
 def _header_durations(batch: dict) -> dict:
