@@ -268,6 +268,23 @@ def audio_cell(data: bytes, name: str) -> dict[str, object]:
 FLEURS_SPLITS = {"train": range(0, 8), "validation": range(8, 10), "test": range(10, 14)}
 
 
+def fleurs_row(loc: FleursLocale, sentence_id: int, raw: str, speaker: Speaker, samples: NDArray[np.int16],
+               rng: random.Random) -> Row:
+    name = f"{rng.randrange(10**18, 10**19)}.wav"
+    return {
+        "id": sentence_id,
+        "num_samples": len(samples),
+        "path": name,
+        "audio": audio_cell(encode(samples, 16000, "FLAC"), name),
+        "transcription": normalize(raw),
+        "raw_transcription": raw,
+        "gender": GENDERS.index(speaker.gender),
+        "lang_id": FLEURS_CODES.index(loc.locale),
+        "language": loc.language,
+        "lang_group_id": loc.group,
+    }
+
+
 def build_fleurs(hub: Path, synth: Synthesizer, seed: int) -> None:
     """google/fleurs: parallel sentences, same ``id`` across locales; a quarter of train sentences read twice."""
     print("FLEURS (google/fleurs)")
@@ -281,23 +298,46 @@ def build_fleurs(hub: Path, synth: Synthesizer, seed: int) -> None:
                 raw = FLEURS_SENTENCES[k][loc.lang]
                 n_readings = 2 if split == "train" and k % 4 == 0 else 1
                 for speaker in rng.sample(pool, n_readings):
-                    samples = synth(raw, speaker, 16000)
-                    name = f"{rng.randrange(10**18, 10**19)}.wav"
-                    rows.append(
-                        {
-                            "id": 1000 + k,
-                            "num_samples": len(samples),
-                            "path": name,
-                            "audio": audio_cell(encode(samples, 16000, "FLAC"), name),
-                            "transcription": normalize(raw),
-                            "raw_transcription": raw,
-                            "gender": GENDERS.index(speaker.gender),
-                            "lang_id": FLEURS_CODES.index(loc.locale),
-                            "language": loc.language,
-                            "lang_group_id": loc.group,
-                        }
-                    )
+                    rows.append(fleurs_row(loc, 1000 + k, raw, speaker, synth(raw, speaker, 16000), rng))
             write_parquet(hub / "google/fleurs" / loc.locale / split / "0000.parquet", FLEURS_FEATURES, rows)
+
+
+LANGID_FIRST_ID = 100_000  # sentence ids of the language-ID training clips: disjoint from FLEURS' 1000 + k
+
+
+def build_fleurs_langid_train(hub: Path, synth: Synthesizer, seed: int, clips_per_locale: int) -> None:
+    """A larger FLEURS train split for language ID: `clips_per_locale` clips per locale, each a random sequence of
+    4-9 words from that language's FLEURS *training* sentences, read by a speaker of its own (random espeak-ng
+    variant, rate, pitch and level, drawn from the same ranges in every language, so the voice says nothing about
+    the language). The committed validation/test splits (other sentences, other speakers) stay the held-out set.
+
+    Not committed (about 40 KB per clip): 10 training clips and 3 speakers per language are too few for the tiny
+    model to learn language rather than speaker, and synthesis takes seconds (tests/test_classification.py).
+    """
+    print(f"FLEURS language-ID training split ({clips_per_locale} clips per locale)")
+    train_ids = FLEURS_SPLITS["train"]
+    for loc in FLEURS_LOCALES:
+        rng = stable_rng(seed, "fleurs-langid", loc.locale)
+        vocabulary = sorted({w for k in train_ids for w in re.findall(r"\w+", FLEURS_SENTENCES[k][loc.lang].lower())})
+        rows: list[Row] = []
+        for i in range(clips_per_locale):
+            speaker = make_speakers(rng, loc.voice, 2)[i % 2]
+            raw = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(4, 9)))
+            rows.append(fleurs_row(loc, LANGID_FIRST_ID + i, raw, speaker, synth(raw, speaker, 16000), rng))
+        write_parquet(hub / "google/fleurs" / loc.locale / "train" / "0000.parquet", FLEURS_FEATURES, rows)
+
+
+def make_langid_mirror(out: Path, mini: Path, clips_per_locale: int, seed: int = 0) -> Path:
+    """A mirror root for FLEURS language ID: generated training splits, the mini benchmark's held-out splits."""
+    hub = out / "hub"
+    for loc in FLEURS_LOCALES:
+        for split in ("validation", "test"):
+            target = hub / "google/fleurs" / loc.locale / split
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(mini / "hub/google/fleurs" / loc.locale / split, target)
+    with tempfile.TemporaryDirectory() as workdir:
+        build_fleurs_langid_train(hub, Synthesizer(Path(workdir)), seed, clips_per_locale)
+    return hub
 
 
 MLS_SPLITS = {"9_hours": (range(0, 8), 2), "dev": (range(8, 11), 1), "test": (range(11, 14), 1)}
@@ -676,9 +716,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("mini_benchmark"), help="output directory (%(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed for speakers, ids and model weights")
     parser.add_argument("--skip-verify", action="store_true", help="do not re-read the generated files")
+    parser.add_argument("--langid-train-clips", type=int, metavar="N",
+                        help="instead of the mini benchmark, write a FLEURS language-ID mirror to --out: N generated "
+                             "training clips per locale plus the mini benchmark's validation/test (--mini-root)")
+    parser.add_argument("--mini-root", type=Path, default=Path("mini_benchmark"),
+                        help="the committed mini benchmark, for --langid-train-clips (%(default)s)")
     args = parser.parse_args()
     if shutil.which(ESPEAK) is None:
         raise SystemExit("espeak-ng not found (apt-get install espeak-ng)")
+    if args.langid_train_clips:
+        hub = make_langid_mirror(args.out, args.mini_root, args.langid_train_clips, args.seed)
+        print(f"Language-ID mirror: --mirror_root {hub}")
+        return
 
     start = time.perf_counter()
     out: Path = args.out

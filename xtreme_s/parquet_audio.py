@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "XTREME_S_ROW_GROUP_CACHE_MB"  # an environment variable, so DataLoader workers (fork or spawn) see it
-DEFAULT_CACHE_MB = 512
+DEFAULT_CACHE_MB = 1024  # as --row_group_cache_mb
 MAX_OPEN_FILES = 64
 FORMAT_VERSION = 1  # of the metadata files and references; bump to invalidate cached metadata
 REF = re.compile(r"^(?P<file>.+?\.parquet)::(?P<column>[^:]+)::(?P<row>\d+)::(?P<name>.*)$", re.S)
