@@ -253,20 +253,14 @@ def test_windowed_order_is_pure_in_seed_and_epoch_and_fair_to_every_rank():
 
 
 def test_windowed_sampler_resumes_mid_epoch_through_the_trainer(tmp_path):
-    from accelerate import skip_first_batches
-    from test_sampling import _real_trainer
+    from test_sampling import _real_trainer, resumed_labels
 
     durations = _fleurs_like(300).tolist()
     trainer = _real_trainer(tmp_path, durations, max_batch_seconds=60.0, seed=5, shuffle_window_row_groups=2)
     trainer.train_dataset._xtreme_s_row_groups = np.arange(300) // 25  # as parquet_audio would find them
     loader = trainer.get_train_dataloader()
     assert trainer.duration_sampler.groups is not None
-    skipped = skip_first_batches(loader, 3)
-    skipped.set_epoch(2)
-    inner = getattr(getattr(skipped, "batch_sampler", None), "batch_sampler", None)
-    if hasattr(inner, "set_epoch"):
-        inner.set_epoch(2)
-    got = [batch["labels"].tolist() for batch in skipped]
+    got = resumed_labels(loader, skip=3, epoch=2)
     fresh = DurationBatchSampler(durations, 60.0, seed=5, groups=np.arange(300) // 25, window=2)
     assert got == fresh.rank_batches(2)[3:]
 

@@ -175,21 +175,26 @@ def test_predict_and_compute_metrics_see_dataset_order(tmp_path):
 
 
 def test_trainer_uses_duration_batches_and_resumes_mid_epoch(tmp_path):
-    from accelerate import skip_first_batches
 
     durations = _fleurs_like(200)
     trainer = _real_trainer(tmp_path, durations, max_batch_seconds=60.0, seed=5)
     loader = trainer.get_train_dataloader()
     sampler = trainer.duration_sampler
     assert len(loader) == len(sampler)
-    # What Trainer._run_epoch does on resume in epoch 2: skip the trained batches, then set the epoch.
-    skipped = skip_first_batches(loader, 3)
-    skipped.set_epoch(2)
+    got = resumed_labels(loader, skip=3, epoch=2)
+    assert got == DurationBatchSampler(durations, 60.0, seed=5).rank_batches(2)[3:]
+
+
+def resumed_labels(loader, skip: int, epoch: int) -> list:
+    """What Trainer._run_epoch does on resume: skip the trained batches, then set the epoch; the labels it yields."""
+    from accelerate import skip_first_batches
+
+    skipped = skip_first_batches(loader, skip)
+    skipped.set_epoch(epoch)
     inner = getattr(getattr(skipped, "batch_sampler", None), "batch_sampler", None)
     if hasattr(inner, "set_epoch"):
-        inner.set_epoch(2)
-    got = [batch["labels"].tolist() for batch in skipped]
-    assert got == DurationBatchSampler(durations, 60.0, seed=5).rank_batches(2)[3:]
+        inner.set_epoch(epoch)
+    return [batch["labels"].tolist() for batch in skipped]
 
 
 def test_training_with_duration_batches_logs_padding_ratio(tmp_path):
