@@ -479,32 +479,34 @@ def machine() -> dict:
     return info
 
 
+def md_table(header: list[str], rows: list[list]) -> list[str]:
+    """Lines of a markdown table."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(str(c) for c in row) + " |" for row in rows)]
+
+
 def markdown(res: dict) -> str:
     lines = ["# xtreme-s throughput benchmark", "", f"Machine: `{json.dumps(res['machine'])}`  ",
              f"Run: {res['when']}, {res['seconds']:.0f} s. Ratios are measured in the same run; see "
              "benchmarks/bench.py for what each figure is.", ""]
     if "padding" in res:
-        lines += ["## Padding ratio (padded / real audio; 1.0 = none)", "",
-                  "| durations | random fixed batches | group_by_length | duration batching | settings |",
-                  "|---|---|---|---|---|"]
-        for name, r in res["padding"].items():
-            lines.append(f"| {name} (mean {r['mean_duration_s']} s) | {r['baseline_random_batches']} | "
-                         f"{r['baseline_group_by_length']} | **{r['duration_batching']}** | {r['settings']} |")
+        lines += ["## Padding ratio (padded / real audio; 1.0 = none)", ""]
+        lines += md_table(["durations", "random fixed batches", "group_by_length", "duration batching", "settings"],
+                          [[f"{name} (mean {r['mean_duration_s']} s)", r["baseline_random_batches"],
+                            r["baseline_group_by_length"], f"**{r['duration_batching']}**", r["settings"]]
+                           for name, r in res["padding"].items()])
         lines.append("")
     if "data" in res:
         d = res["data"]
         lines += [f"## Data path ({d['num_clips']} FLEURS-like clips, {d['audio_hours']} h of 16 kHz FLAC, "
                   f"{d['raw_audio_bytes'] / 2**20:.1f} MiB raw in {d['row_groups']} row groups of "
-                  f"{d['rows_per_group']}, {d['dataloader_workers']} DataLoader workers)", "",
-                  "| | prepare s | epoch s | 1st epoch audio s/s | later epochs audio s/s | cache MiB/audio h | "
-                  "cache / raw |", "|---|---|---|---|---|---|---|"]
-        for name in ("baseline", "ours"):
-            r = d[name]
-            lines.append(f"| {name} | {r['prepare_s']} | {r['epoch_s']} | {r['first_epoch_audio_s_per_s']} | "
-                         f"{r['later_epoch_audio_s_per_s']} | {r['cache_bytes_per_audio_hour'] / 2**20:.1f} | "
-                         f"{r['cache_over_raw']} |")
-        if d.get("rerun"):
-            lines += ["", f"(This part: {d['rerun']}.)"]
+                  f"{d['rows_per_group']}, {d['dataloader_workers']} DataLoader workers)", ""]
+        lines += md_table(["", "prepare s", "epoch s", "1st epoch audio s/s", "later epochs audio s/s",
+                           "cache MiB/audio h", "cache / raw"],
+                          [[name, d[name]["prepare_s"], d[name]["epoch_s"], d[name]["first_epoch_audio_s_per_s"],
+                            d[name]["later_epoch_audio_s_per_s"],
+                            f"{d[name]['cache_bytes_per_audio_hour'] / 2**20:.1f}", d[name]["cache_over_raw"]]
+                           for name in ("baseline", "ours")])
         if "ours_uniform_shuffle" in d:
             o, u = d["ours"], d["ours_uniform_shuffle"]
             lines += ["", "Ours reads the source parquet in place: the dataset is "
@@ -524,14 +526,12 @@ def markdown(res: dict) -> str:
                   f"{t['batch_size']} vs budget {t['max_batch_seconds']} s, bf16={t['bf16']}, "
                   f"gradient checkpointing={t['gradient_checkpointing']}, compile={t['torch_compile']})", "",
                   "Audio s/s is steady state: after the first optimizer step (set-up and warm-up excluded; including "
-                  "them in the last column).", "",
-                  "| | audio s/s | padding ratio | wall s | audio s | audio s/s incl. set-up | extra |",
-                  "|---|---|---|---|---|---|---|"]
-        for name in ("baseline_random", "baseline_group_by_length", "duration_batching"):
-            r = t[name]
-            extra = ", ".join(f"{k}={r[k]}" for k in ("mfu", "peak_memory_gib") if k in r)
-            lines.append(f"| {name} | {r['audio_s_per_s']} | {r['padding_ratio']} | {r['wall_s']} | {r['audio_s']} | "
-                         f"{r['audio_s_per_s_incl_setup']} | {extra} |")
+                  "them in the last column).", ""]
+        lines += md_table(["", "audio s/s", "padding ratio", "wall s", "audio s", "audio s/s incl. set-up", "extra"],
+                          [[name, t[name]["audio_s_per_s"], t[name]["padding_ratio"], t[name]["wall_s"],
+                            t[name]["audio_s"], t[name]["audio_s_per_s_incl_setup"],
+                            ", ".join(f"{k}={t[name][k]}" for k in ("mfu", "peak_memory_gib") if k in t[name])]
+                           for name in ("baseline_random", "baseline_group_by_length", "duration_batching")])
         lines += ["", f"Speed-up of duration batching: **{t['speedup_vs_random']}x** vs random batches, "
                   f"**{t['speedup_vs_group_by_length']}x** vs group_by_length.", ""]
     if "first_step" in res:

@@ -253,8 +253,7 @@ def duration_train_dataloader(trainer: Any) -> torch.utils.data.DataLoader:
     if too_long:
         logger.warning("%d training clip(s) are longer than --max_batch_seconds=%s and get a batch of their own; "
                        "lower --max_duration_in_seconds to skip them.", too_long, args.max_batch_seconds)
-    window = getattr(args, "shuffle_window_row_groups", 0) or 0
-    groups = parquet_audio.dataset_row_group_keys(dataset) if window > 0 else None
+    groups, window = _row_groups(dataset, args)
     sampler = DurationBatchSampler(
         dataset.durations, args.max_batch_seconds, num_buckets=args.num_duration_buckets, shuffle=True,
         seed=args.data_seed if args.data_seed is not None else args.seed, drop_last=args.dataloader_drop_last,
@@ -282,17 +281,27 @@ def duration_train_dataloader(trainer: Any) -> torch.utils.data.DataLoader:
     return dataloader
 
 
+def _row_groups(dataset: Any, args: Any) -> tuple[np.ndarray | None, int]:
+    """The row-group key of every clip (None when its audio is not read from parquet, or windows are off) and the
+    window size (`--shuffle_window_row_groups`)."""
+    window = getattr(args, "shuffle_window_row_groups", 0) or 0
+    return (parquet_audio.dataset_row_group_keys(dataset) if window > 0 else None), window
+
+
 def eval_order(dataset: Any, args: Any) -> list[int]:
     """`longest_first` for an evaluation dataset, row-group aware when its audio is read from parquet files."""
-    window = getattr(args, "shuffle_window_row_groups", 0) or 0
-    groups = parquet_audio.dataset_row_group_keys(dataset) if window > 0 else None
-    return longest_first(dataset.durations, groups, window)
+    return longest_first(dataset.durations, *_row_groups(dataset, args))
 
 
 def hint_without_duration_batching(dataset: Any, args: Any) -> None:
-    """Random or length-grouped batches read parquet audio in random order: say once what is faster."""
-    if (getattr(args, "shuffle_window_row_groups", 0) and hasattr(dataset, "durations")
-            and parquet_audio.dataset_row_group_keys(dataset) is not None):
+    """Random or length-grouped batches read parquet audio in random order: say once what is faster.
+
+    Looks at the first clip only: the hint must not cost a pass over the dataset at start-up."""
+    data = getattr(dataset, "audio", None)
+    if not getattr(args, "shuffle_window_row_groups", 0) or data is None or "audio" not in data.column_names \
+            or len(data) == 0:
+        return
+    if parquet_audio.parse_ref((data[0]["audio"] or {}).get("path")) is not None:
         logger.info("Training audio is read from parquet row groups in random order (slower); --max_batch_seconds "
                     "reads it in row-group-aware order.")
 
