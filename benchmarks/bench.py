@@ -9,6 +9,12 @@ ratios are what to read; absolute figures depend on the (possibly shared) hardwa
     python benchmarks/bench.py                     # CPU, a few minutes: writes benchmarks/results/bench.{json,md}
     python benchmarks/bench.py --device cuda --model-shape xls-r-300m --bf16 [--gradient-checkpointing] [--compile]
 
+Precision: by default both runners are given the reference recipes' `--fp16` and each does with it what it does on
+this hardware (the Hugging Face Trainer: fp16 on a GPU, float32 on a CPU, where accelerate has no fp16; xtreme-s:
+bf16 wherever the hardware computes it natively, see `--prefer_bf16`). When that makes the precisions differ, ours
+is also run at the baseline's precision, so the effect of batching alone is reported too. `--bf16` or
+`--precision fp32` give both sides the same precision.
+
 Parts: `padding` (padding ratio, FLEURS- and MLS-like durations), `data` (audio seconds prepared per second and
 cache bytes per audio hour), `train` (training audio seconds per second, same model and steps; with CUDA also
 model FLOPs utilisation and peak memory), `first_step` (time from start to the first optimizer step on a
@@ -303,37 +309,47 @@ def build_model(shape: str, gradient_checkpointing: bool) -> Wav2Vec2ForCTC:
     return model
 
 
-class AudioCounter:
-    """Wraps a collator and counts the real (unpadded) and padded audio seconds it delivers."""
+class StepMeter(TrainerCallback):
+    """Counts the real (unpadded) and padded audio seconds the training steps consume, in the training process
+    (whatever runs in DataLoader workers), and notes time and audio when the first optimizer step ends: steady
+    state is measured from there, so one-off costs (Trainer set-up, worker start, the first batch's allocations,
+    compilation) do not count as throughput."""
 
-    def __init__(self, collate):
-        self.collate, self.real, self.padded = collate, 0.0, 0.0
+    def __init__(self):
+        self.real, self.padded, self.at, self.audio_at = 0.0, 0.0, None, 0.0
 
-    def __call__(self, items):
-        batch = self.collate(items)
-        self.real += float(batch["attention_mask"].sum()) / SR
-        self.padded += batch["attention_mask"].numel() / SR
-        return batch
+    def attach(self, trainer: Trainer) -> Trainer:
+        step = trainer.training_step
 
+        def counted(model, inputs, *args, **kwargs):
+            self.real += float(inputs["attention_mask"].sum()) / SR
+            self.padded += inputs["attention_mask"].numel() / SR
+            return step(model, inputs, *args, **kwargs)
 
-class FirstStep(TrainerCallback):
-    """Time and audio delivered when the first optimizer step ends: steady state is measured from there, so
-    one-off costs (Trainer set-up, the first batch's allocations, compilation) do not count as throughput."""
-
-    def __init__(self, counter: AudioCounter):
-        self.counter, self.at, self.audio_at = counter, None, 0.0
+        trainer.training_step = counted
+        trainer.add_callback(self)
+        return trainer
 
     def on_step_end(self, args, state, control, **kw):
         if self.at is None:
-            self.at, self.audio_at = time.perf_counter(), self.counter.real
+            self.at, self.audio_at = time.perf_counter(), self.real
+
+
+PRECISION_FLAGS = {"reference": {"fp16": True}, "bf16": {"bf16": True}, "fp32": {}}
+PRECISION_NOTE = {"reference": "--fp16 (as the reference recipes)", "bf16": "--bf16", "fp32": "none (float32)"}
 
 
 def train_args(out: Path, opts, **kw) -> dict:
     return dict(output_dir=str(out), report_to="none", save_strategy="no", eval_strategy="no", logging_steps=10**6,
                 remove_unused_columns=False,
-                learning_rate=1e-4, warmup_steps=0, disable_tqdm=True, dataloader_num_workers=0, seed=0,
-                use_cpu=opts.device == "cpu", bf16=opts.bf16, torch_compile=opts.compile,
-                dataloader_pin_memory=opts.device == "cuda", **kw)
+                learning_rate=1e-4, warmup_steps=0, disable_tqdm=True, seed=0,
+                use_cpu=opts.device == "cpu", torch_compile=opts.compile,
+                dataloader_pin_memory=opts.device == "cuda", **PRECISION_FLAGS[opts.precision], **kw)
+
+
+def effective_precision(trainer: Trainer) -> str:
+    """What the training step really computes in (accelerate ignores fp16 on a CPU without a word)."""
+    return trainer.accelerator.mixed_precision if trainer.accelerator.native_amp else "fp32"
 
 
 def flops_per_audio_second(model, seconds: float, device: str, bf16: bool) -> float:
@@ -354,63 +370,72 @@ def bench_train(work: Path, opts) -> dict:
     durations = fleurs_like(n, rng)
     parquet = write_source(work / "train_source", durations, rng)
     labels = labels_for(durations, rng)
-    budget = bs * float(durations.mean())
+    budget = bs * float(durations.max() if opts.budget_rule == "same-peak" else durations.mean())
     results: dict = {"model_shape": opts.model_shape, "device": opts.device, "steps": opts.steps,
                      "batch_size": bs, "max_batch_seconds": round(budget, 1), "num_clips": n,
-                     "bf16": opts.bf16, "gradient_checkpointing": opts.gradient_checkpointing,
+                     "precision_asked": opts.precision, "gradient_checkpointing": opts.gradient_checkpointing,
                      "torch_compile": opts.compile}
     base_ds = baseline_prepare(parquet, work / "train_cache_baseline", labels)
     ours_ds = ours_prepare(parquet, work / "train_cache_ours", labels)
     # With torch.compile both sides pad to 2 s multiples (few shapes, as xtreme-s does with --torch_compile).
     multiple = 2 * SR if opts.compile else None
-    runs = {
-        "baseline_random": ("random", None),
-        "baseline_group_by_length": ("group_by_length", None),
-        "duration_batching": (None, budget),
-    }
-    for name, (strategy, max_seconds) in runs.items():
+    runs = [("baseline_random", "random", None), ("baseline_group_by_length", "group_by_length", None),
+            ("duration_batching", None, budget)]
+    for name, strategy, max_seconds, *forced in runs:  # may grow by one run, below
         model = build_model(opts.model_shape, opts.gradient_checkpointing)
         if opts.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         if max_seconds is None:
-            counter = AudioCounter(BaselineCollator(multiple))
             args = TrainingArguments(**train_args(work / name, opts, max_steps=opts.steps,
                                                   per_device_train_batch_size=bs, train_sampling_strategy=strategy,
                                                   length_column_name="input_length"))
-            trainer = Trainer(model=model, args=args, train_dataset=base_ds, data_collator=counter,
-                              callbacks=[first := FirstStep(counter)])
+            trainer = Trainer(model=model, args=args, train_dataset=base_ds, data_collator=BaselineCollator(multiple))
         else:
-            counter = AudioCounter(SpeechCollator(feature_extractor(), pad_to_multiple_of=multiple))
-            args = XtremeSTrainingArguments(**train_args(work / name, opts, max_steps=opts.steps,
-                                                         max_batch_seconds=max_seconds))
-            trainer = SpeechTrainer(model=model, args=args, train_dataset=ours_ds, data_collator=counter,
-                                    callbacks=[first := FirstStep(counter)])
+            kw = train_args(work / name, opts, max_steps=opts.steps, max_batch_seconds=max_seconds)
+            if opts.train_workers is not None:  # else xtreme-s's default; the baseline keeps the Trainer's 0
+                kw["dataloader_num_workers"] = opts.train_workers
+            if forced:  # ours at the baseline's precision
+                kw = {**{k: v for k, v in kw.items() if k not in ("fp16", "bf16")},
+                      **{"fp32": {}, "fp16": {"fp16": True, "prefer_bf16": False}, "bf16": {"bf16": True}}[forced[0]]}
+            args = XtremeSTrainingArguments(**kw)
+            trainer = SpeechTrainer(model=model, args=args, train_dataset=ours_ds,
+                                    data_collator=SpeechCollator(feature_extractor(), pad_to_multiple_of=multiple))
+        (counter := StepMeter()).attach(trainer)
         start = time.perf_counter()
         trainer.train()
         end = time.perf_counter()
         # Steady state: from the end of the first optimizer step (set-up, warm-up, compilation) to the end.
-        steady_audio, steady_s = counter.real - first.audio_at, end - first.at
+        steady_audio, steady_s = counter.real - counter.audio_at, end - counter.at
         entry = {"wall_s": round(end - start, 2), "audio_s": round(counter.real, 1),
                  "steady_s": round(steady_s, 2), "audio_s_per_s": round(steady_audio / steady_s, 2),
                  "audio_s_per_s_incl_setup": round(counter.real / (end - start), 2),
+                 "precision": effective_precision(trainer),
                  "padding_ratio": round(counter.padded / max(counter.real, 1e-9), 4)}
         if opts.device == "cuda":
             entry["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         results[name] = entry
         del trainer, model
+        base_precision = results["baseline_group_by_length"]["precision"] if name != "baseline_random" else None
+        if name == "duration_batching" and entry["precision"] != base_precision:
+            runs.append(("duration_batching_same_precision", None, budget, base_precision))
     for name in ("baseline_random", "baseline_group_by_length"):
         results[f"speedup_vs_{name.removeprefix('baseline_')}"] = round(
             results["duration_batching"]["audio_s_per_s"] / results[name]["audio_s_per_s"], 3)
+    if "duration_batching_same_precision" in results:
+        results["speedup_batching_alone_vs_group_by_length"] = round(
+            results["duration_batching_same_precision"]["audio_s_per_s"]
+            / results["baseline_group_by_length"]["audio_s_per_s"], 3)
     if opts.device == "cuda":
         model = build_model(opts.model_shape, False).to("cuda")
-        fps = flops_per_audio_second(model, float(durations.mean()), "cuda", opts.bf16)
+        fps = flops_per_audio_second(model, float(durations.mean()), "cuda",
+                                     results["duration_batching"]["precision"] == "bf16")
         gpu = torch.cuda.get_device_name()
         peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in gpu), None)
         results["gpu"] = gpu
         results["model_tflops_per_audio_s"] = round(fps / 1e12, 4)
         if peak:
             results["peak_bf16_tflops"] = peak
-            for name in runs:
+            for name, *_ in runs:
                 results[name]["mfu"] = round(fps * results[name]["audio_s_per_s"] / (peak * 1e12), 4)
     return results
 
@@ -441,11 +466,10 @@ def bench_first_step(work: Path, opts) -> dict:
     start = time.perf_counter()
     table = datasets.Dataset.from_dict(rows)
     ds = SpeechDataset(table, labels)
-    counter = AudioCounter(SpeechCollator(feature_extractor()))
-    first = FirstStep(counter)
     args = XtremeSTrainingArguments(**train_args(work / "first_step", opts, max_steps=1, max_batch_seconds=budget))
     trainer = SpeechTrainer(model=build_model(opts.model_shape, opts.gradient_checkpointing), args=args,
-                            train_dataset=ds, data_collator=counter, callbacks=[first])
+                            train_dataset=ds, data_collator=SpeechCollator(feature_extractor()))
+    (first := StepMeter()).attach(trainer)
     trainer.train()
     ours = first.at - start
 
@@ -523,17 +547,25 @@ def markdown(res: dict) -> str:
     if "train" in res:
         t = res["train"]
         lines += [f"## Training ({t['model_shape']} model on {t['device']}, {t['steps']} optimizer steps, batch "
-                  f"{t['batch_size']} vs budget {t['max_batch_seconds']} s, bf16={t['bf16']}, "
-                  f"gradient checkpointing={t['gradient_checkpointing']}, compile={t['torch_compile']})", "",
+                  f"{t['batch_size']} vs budget {t['max_batch_seconds']} s, precision asked: "
+                  f"{PRECISION_NOTE[t['precision_asked']]}, gradient checkpointing={t['gradient_checkpointing']}, "
+                  f"compile={t['torch_compile']})", "",
                   "Audio s/s is steady state: after the first optimizer step (set-up and warm-up excluded; including "
-                  "them in the last column).", ""]
-        lines += md_table(["", "audio s/s", "padding ratio", "wall s", "audio s", "audio s/s incl. set-up", "extra"],
-                          [[name, t[name]["audio_s_per_s"], t[name]["padding_ratio"], t[name]["wall_s"],
-                            t[name]["audio_s"], t[name]["audio_s_per_s_incl_setup"],
+                  "them in the last column). Precision is what each run computed in.", ""]
+        names = [n for n in ("baseline_random", "baseline_group_by_length", "duration_batching",
+                             "duration_batching_same_precision") if n in t]
+        lines += md_table(["", "precision", "audio s/s", "padding ratio", "wall s", "audio s",
+                           "audio s/s incl. set-up", "extra"],
+                          [[name, t[name]["precision"], t[name]["audio_s_per_s"], t[name]["padding_ratio"],
+                            t[name]["wall_s"], t[name]["audio_s"], t[name]["audio_s_per_s_incl_setup"],
                             ", ".join(f"{k}={t[name][k]}" for k in ("mfu", "peak_memory_gib") if k in t[name])]
-                           for name in ("baseline_random", "baseline_group_by_length", "duration_batching")])
-        lines += ["", f"Speed-up of duration batching: **{t['speedup_vs_random']}x** vs random batches, "
-                  f"**{t['speedup_vs_group_by_length']}x** vs group_by_length.", ""]
+                           for name in names])
+        lines += ["", f"Speed-up of xtreme-s (duration batching, its precision): **{t['speedup_vs_random']}x** vs "
+                  f"random batches, **{t['speedup_vs_group_by_length']}x** vs group_by_length."]
+        if "speedup_batching_alone_vs_group_by_length" in t:
+            lines.append(f"Duration batching alone (same precision as the baseline): "
+                         f"{t['speedup_batching_alone_vs_group_by_length']}x vs group_by_length.")
+        lines.append("")
     if "first_step" in res:
         f = res["first_step"]
         lines += [f"## Time to first optimizer step ({f['rows']:,} metadata-only rows)", "",
@@ -550,13 +582,22 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the training part runs")
     p.add_argument("--model-shape", default="tiny", choices=["tiny", "xls-r-300m"],
                    help="tiny (CPU) or facebook/wav2vec2-xls-r-300m's architecture (random weights)")
-    p.add_argument("--bf16", action="store_true", help="train in bf16 mixed precision (CUDA)")
+    p.add_argument("--precision", default="reference", choices=sorted(PRECISION_NOTE),
+                   help="what both runners are asked for: reference (the recipes' --fp16), bf16 or fp32")
+    p.add_argument("--bf16", action="store_const", const="bf16", dest="precision", help="= --precision bf16")
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations in backward")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (Trainer's torch_compile)")
     p.add_argument("--batch-size", type=int, default=8, help="baseline batch size; budget = this x mean duration")
     p.add_argument("--padding-batch-size", type=int, default=16, help="fixed batch size in the padding part")
-    p.add_argument("--steps", type=int, default=10, help="optimizer steps per training run")
+    p.add_argument("--steps", type=int, default=20, help="optimizer steps per training run")
     p.add_argument("--train-clips", type=int, default=400, help="clips in the training benchmark's dataset")
+    p.add_argument("--budget-rule", default="same-mean", choices=["same-peak", "same-mean"],
+                   help="ours' --max_batch_seconds in the training part: same-peak = batch size x longest clip (the "
+                        "most padded audio, so the memory, the baseline's fixed batch can need: what sizes a batch "
+                        "in practice), same-mean = batch size x mean clip (same average audio per step)")
+    p.add_argument("--train-workers", type=int, default=None,
+                   help="DataLoader workers of ours in the training part (default: xtreme-s's: 0 on a CPU, min(4, "
+                        "cores) with a GPU; the baseline keeps the Trainer's default, 0, as the reference runner did)")
     p.add_argument("--data-clips", type=int, default=200, help="clips in the data path benchmark")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers in the data path benchmark")
     p.add_argument("--data-row-group-size", type=int, default=25,
@@ -568,8 +609,6 @@ def main(argv: list[str] | None = None) -> dict:
     opts = p.parse_args(argv)
     if opts.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: no CUDA GPU is visible")
-    if opts.bf16 and opts.device != "cuda":
-        p.error("--bf16 needs --device cuda")
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
     parts = opts.parts.split(",")

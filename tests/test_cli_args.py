@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from xtreme_s.args import parse_args, translate_legacy_flags
+from xtreme_s.args import XtremeSTrainingArguments, parse_args, resolve_precision, translate_legacy_flags
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # transformers renames gradient_checkpointing
 
@@ -25,6 +26,11 @@ def shell_words(command: str, output_dir, task_name: str = "mls.all") -> list[st
     return [f"--output_dir={output_dir}" if a.startswith("--output_dir=") else a for a in argv]
 
 
+def asked_fp16(t) -> bool:
+    """The command line asked for --fp16 (kept, or turned into what this hardware runs, with a note)."""
+    return t.fp16 or (t.precision_note or "").startswith("--fp16")
+
+
 def test_generic_command_line(tmp_path):
     m, d, t = parse_args(shell_words(GENERIC, tmp_path / "out"))
     assert m.model_name_or_path == "facebook/wav2vec2-xls-r-300m"
@@ -39,7 +45,7 @@ def test_generic_command_line(tmp_path):
     assert t.learning_rate == pytest.approx(3e-4)
     assert (t.save_steps, t.eval_steps) == (500, 500)
     assert t.gradient_checkpointing is True
-    assert t.fp16 is True
+    assert asked_fp16(t)
     assert t.train_sampling_strategy == "group_by_length"
     assert t.do_train and t.do_eval
     assert t.push_to_hub is True
@@ -69,7 +75,7 @@ def test_mls_command_line(tmp_path):
     assert t.metric_for_best_model == "wer"
     assert t.greater_is_better is False
     assert t.load_best_model_at_end is True
-    assert t.fp16 is True and t.push_to_hub is True
+    assert asked_fp16(t) and t.push_to_hub is True
 
 
 def test_minds14_command_line(tmp_path):
@@ -217,3 +223,32 @@ def test_mini_keeps_an_output_dir_given_with_equals(tmp_path):
 
     _, data, training = parse_args(["--mini", f"--output_dir={tmp_path}", "--dataset_config_name=mls.all"])
     assert training.output_dir == str(tmp_path) and data.mirror_root.endswith("mini_benchmark/hub")
+
+
+
+@pytest.mark.parametrize(("flags", "cuda", "native", "expect"), [
+    ({"fp16": True}, True, True, "bf16"),           # Ampere or newer: the recipes' fp16 becomes bf16
+    ({"fp16": True}, True, False, "fp16"),          # V100: fp16 as asked
+    ({"fp16": True, "prefer_bf16": False}, True, True, "fp16"),
+    ({"bf16": True}, True, True, "bf16"),
+    ({"fp16": True}, False, True, "bf16"),          # CPU with AVX512-BF16/AMX
+    ({"fp16": True}, False, False, "fp32"),         # other CPUs: accelerate has no CPU fp16
+    ({"fp16": True, "prefer_bf16": False}, False, True, "fp32"),
+    ({"bf16": True}, False, True, "bf16"),
+    ({"bf16": True}, False, False, "fp32"),         # emulated bf16 would be slower than float32
+    ({}, False, True, "fp32"),                      # no precision asked, none imposed
+])
+def test_precision_follows_the_hardware(tmp_path, monkeypatch, flags, cuda, native, expect):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: cuda)
+    monkeypatch.setattr("xtreme_s.args.native_bf16", lambda: native)
+    args = SimpleNamespace(**{"fp16": False, "bf16": False, "prefer_bf16": True, "use_cpu": False, **flags})
+    note = resolve_precision(args)
+    assert ("bf16" if args.bf16 else "fp16" if args.fp16 else "fp32") == expect
+    asked = "fp16" if flags.get("fp16") else "bf16" if flags.get("bf16") else "fp32"
+    assert (note is None) == (expect == asked)  # every change is said
+    assert args.use_cpu == (expect == "bf16" and not cuda)
+    if not cuda:  # the Trainer's own arguments accept the outcome and tell accelerate
+        monkeypatch.undo()
+        monkeypatch.setattr("xtreme_s.args.native_bf16", lambda: native)
+        t = XtremeSTrainingArguments(output_dir=str(tmp_path), **flags)
+        assert t.mixed_precision == {"fp32": "no"}.get(expect, expect) and t.precision_note == note

@@ -90,9 +90,20 @@ def test_existing_finished_run_is_not_overwritten(tmp_path, hf_cache):
     run_cli(["--dataset_config_name", "mls.de", "--overwrite_output_dir", *QUICK], out, hf_cache)
 
 
-def test_fp16_without_gpu_is_a_clear_message(tmp_path, hf_cache, caplog):
-    run_cli(["--dataset_config_name", "mls.de", "--fp16", *QUICK], tmp_path / "run", hf_cache)
+def test_fp16_without_gpu_is_a_clear_message(tmp_path, hf_cache, caplog, monkeypatch):
+    monkeypatch.setattr("xtreme_s.args.native_bf16", lambda: False)  # a CPU without AVX512-BF16/AMX
+    payload = run_cli(["--dataset_config_name", "mls.de", "--fp16", *QUICK], tmp_path / "run", hf_cache)
     assert any("fp16 needs a CUDA GPU" in r.getMessage() for r in caplog.records)
+    assert not payload["hyperparameters"]["fp16"] and not payload["hyperparameters"]["bf16"]
+
+
+def test_fp16_trains_in_bf16_on_a_cpu_that_has_it(tmp_path, hf_cache, caplog, monkeypatch):
+    """The reference recipes' --fp16 on a CPU with native bf16: a bf16-autocast run that still scores."""
+    monkeypatch.setattr("xtreme_s.args.native_bf16", lambda: True)
+    payload = run_cli(["--dataset_config_name", "minds14.fr-FR", "--fp16", *QUICK], tmp_path / "run", hf_cache)
+    assert payload["hyperparameters"]["bf16"] and not payload["hyperparameters"]["fp16"]
+    assert any("training in bf16 instead" in r.getMessage() for r in caplog.records)
+    assert 0.0 <= payload["splits"]["test"]["pooled"]["accuracy"] <= 1.0
 
 
 @pytest.mark.slow

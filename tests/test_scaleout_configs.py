@@ -29,7 +29,7 @@ def test_2b_recipe_shards_checkpoints_activations_and_lowers_the_learning_rate()
     assert not train.gradient_checkpointing  # FSDP's own checkpointing instead (no redundant all-gather)
     assert 3e-6 <= train.learning_rate <= 3e-5  # seed_xls_r_readme: 2B uses [3e-6, 3e-5]
     assert train.ddp_timeout == 7200 and train.ddp_timeout_delta.total_seconds() == 7200
-    assert train.fp16  # (check_precision turns it off, with a message, where no GPU is visible)
+    assert train.fp16 or train.precision_note.startswith("--fp16")  # as asked, or what this hardware runs
 
 
 def test_2b_recipe_runs_on_the_mini_benchmark_parse():

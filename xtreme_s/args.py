@@ -154,7 +154,9 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
                                          "last checkpoint (transformers 5 removed this flag; we keep it)."})
     dataloader_num_workers: int | None = field(
         default=None, metadata={"help": "DataLoader worker processes; they decode and resample the audio. "
-                                        "Default: min(4, CPU cores). 0 decodes in the training process."})
+                                        "Default: min(4, CPU cores) with a GPU; without one 0 (decoding in the "
+                                        "training process), as the training itself needs every core (workers made "
+                                        "CPU training 1.3x slower in benchmarks/bench.py on 2 cores)."})
     max_batch_seconds: float | None = field(
         default=None, metadata={"help": "Batch training clips by duration instead of a fixed batch size: at most this "
                                         "many seconds of padded audio per batch and process (clips of similar "
@@ -176,9 +178,21 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
         default=None, metadata={"help": "Pad every audio batch to a multiple of this many seconds, so "
                                         "--torch_compile sees few shapes (default 2 with --torch_compile, else off)."})
 
+    prefer_bf16: bool = field(
+        default=True, metadata={"help": "With --fp16 (the reference recipes' flag): train in bf16 instead wherever "
+                                        "the hardware computes bf16 natively (Ampere or newer GPUs; CPUs with "
+                                        "AVX512-BF16 or AMX): as fast or faster, and no loss scaling or fp16 "
+                                        "overflow. On such CPUs this is also what gives --fp16 a meaning: "
+                                        "elsewhere a CPU run trains in float32. False keeps fp16 as asked."})
+
     def __post_init__(self):
+        # Before the Trainer's own checks, which refuse --bf16 on a CPU unless --use_cpu is set.
+        self.precision_note = resolve_precision(self)
         if self.dataloader_num_workers is None:
-            self.dataloader_num_workers = min(4, os.cpu_count() or 1)
+            import torch
+
+            on_gpu = torch.cuda.is_available() and not self.use_cpu
+            self.dataloader_num_workers = min(4, os.cpu_count() or 1) if on_gpu else 0
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not self.use_cpu:
             import torch
 
@@ -187,6 +201,40 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
                 # the whole model alone and write the same output directory.
                 self.use_cpu = True
         super().__post_init__()
+
+
+def native_bf16() -> bool:
+    """bf16 autocast pays off only where the hardware computes in bf16; elsewhere it is emulated and slower."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def resolve_precision(args: XtremeSTrainingArguments) -> str | None:
+    """Turn --fp16/--bf16 into what this hardware runs well; returns what changed, to log (None if nothing).
+
+    fp16 autocast exists only on accelerators (accelerate ignores it on a CPU), and bf16 is faster than fp16 or
+    float32 wherever the hardware has it, so the reference recipes' --fp16 becomes bf16 there (--prefer_bf16)."""
+    import torch
+
+    if not (args.fp16 or args.bf16):
+        return None
+    cuda, native = torch.cuda.is_available(), native_bf16()
+    asked = "fp16" if args.fp16 else "bf16"
+    note = None
+    if args.fp16 and args.prefer_bf16 and native:
+        args.fp16, args.bf16 = False, True
+        note = (f"--fp16: training in bf16 instead, which this {'GPU' if cuda else 'CPU'} computes natively (faster "
+                "or as fast, no loss scaling); --prefer_bf16 False keeps fp16.")
+    elif not cuda and not (args.bf16 and native):
+        args.fp16 = args.bf16 = False
+        alternative = " or a CPU with native bf16 (AVX512-BF16 or AMX)" if asked == "bf16" else ""
+        return f"--{asked} needs a CUDA GPU{alternative} and none is here: this run trains in float32 instead."
+    if args.bf16 and not cuda:
+        args.use_cpu = True  # the Trainer accepts CPU bf16 autocast only when told it runs on the CPU
+    return note
 
 
 # Flags whose value is optional and whose "True" string is an error (`fsdp: true` must become a bare `--fsdp`).

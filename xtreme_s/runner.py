@@ -38,11 +38,9 @@ def setup_logging(args: XtremeSTrainingArguments) -> None:
 
 
 def check_precision(args: XtremeSTrainingArguments) -> None:
-    """fp16/bf16 need an accelerator; say so plainly instead of failing deep inside accelerate."""
-    if (args.fp16 or args.bf16) and not torch.cuda.is_available():
-        logger.warning("--%s needs a CUDA GPU and none is visible: this run trains in float32 instead.",
-                       "fp16" if args.fp16 else "bf16")
-        args.fp16 = args.bf16 = False
+    """Say which precision the run trains in when it is not the one asked for (args.resolve_precision)."""
+    if args.precision_note:
+        (logger.info if args.bf16 else logger.warning)(args.precision_note)
     if not torch.cuda.is_available():
         args.dataloader_pin_memory = False  # pinning needs an accelerator; avoids a warning per DataLoader
 
