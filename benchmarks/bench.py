@@ -337,6 +337,8 @@ class StepMeter(TrainerCallback):
 
 PRECISION_FLAGS = {"reference": {"fp16": True}, "bf16": {"bf16": True}, "fp32": {}}
 PRECISION_NOTE = {"reference": "--fp16 (as the reference recipes)", "bf16": "--bf16", "fp32": "none (float32)"}
+# Flags that make xtreme-s train in exactly this precision (for the batching-alone run).
+EXACT_PRECISION_FLAGS = {"fp32": {}, "fp16": {"fp16": True, "prefer_bf16": False}, "bf16": {"bf16": True}}
 
 
 def train_args(out: Path, opts, **kw) -> dict:
@@ -395,8 +397,7 @@ def bench_train(work: Path, opts) -> dict:
             if opts.train_workers is not None:  # else xtreme-s's default; the baseline keeps the Trainer's 0
                 kw["dataloader_num_workers"] = opts.train_workers
             if forced:  # ours at the baseline's precision
-                kw = {**{k: v for k, v in kw.items() if k not in ("fp16", "bf16")},
-                      **{"fp32": {}, "fp16": {"fp16": True, "prefer_bf16": False}, "bf16": {"bf16": True}}[forced[0]]}
+                kw = {**{k: v for k, v in kw.items() if k not in ("fp16", "bf16")}, **EXACT_PRECISION_FLAGS[forced[0]]}
             args = XtremeSTrainingArguments(**kw)
             trainer = SpeechTrainer(model=model, args=args, train_dataset=ours_ds,
                                     data_collator=SpeechCollator(feature_extractor(), pad_to_multiple_of=multiple))
@@ -415,9 +416,9 @@ def bench_train(work: Path, opts) -> dict:
             entry["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         results[name] = entry
         del trainer, model
-        base_precision = results["baseline_group_by_length"]["precision"] if name != "baseline_random" else None
-        if name == "duration_batching" and entry["precision"] != base_precision:
-            runs.append(("duration_batching_same_precision", None, budget, base_precision))
+        if name == "duration_batching" and entry["precision"] != results["baseline_group_by_length"]["precision"]:
+            runs.append(("duration_batching_same_precision", None, budget,
+                         results["baseline_group_by_length"]["precision"]))
     for name in ("baseline_random", "baseline_group_by_length"):
         results[f"speedup_vs_{name.removeprefix('baseline_')}"] = round(
             results["duration_batching"]["audio_s_per_s"] / results[name]["audio_s_per_s"], 3)

@@ -186,16 +186,14 @@ class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
                                         "elsewhere a CPU run trains in float32. False keeps fp16 as asked."})
 
     def __post_init__(self):
+        import torch
+
         # Before the Trainer's own checks, which refuse --bf16 on a CPU unless --use_cpu is set.
         self.precision_note = resolve_precision(self)
         if self.dataloader_num_workers is None:
-            import torch
-
             on_gpu = torch.cuda.is_available() and not self.use_cpu
             self.dataloader_num_workers = min(4, os.cpu_count() or 1) if on_gpu else 0
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not self.use_cpu:
-            import torch
-
             if not torch.cuda.is_available():
                 # Without this, accelerate leaves torchrun's CPU processes unaware of each other: each would train
                 # the whole model alone and write the same output directory.
