@@ -130,6 +130,9 @@ def test_checkpoint_cut_short_by_a_kill_is_not_resumed_from(tmp_path):
     (tmp_path / "checkpoint-15").mkdir()  # killed while saving: model written, state not yet
     (tmp_path / "checkpoint-15" / "model.safetensors").write_bytes(b"partial")
     assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
+    (tmp_path / "checkpoint-20").mkdir()  # killed while writing the state file itself
+    (tmp_path / "checkpoint-20" / "trainer_state.json").write_text('{"global_step": 2')
+    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
 
 
 def test_length_grouped_order_depends_only_on_seed_and_epoch():

@@ -43,10 +43,12 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
     found = sorted(((int(m.group(1)), p) for p in output_dir.iterdir()
                     if p.is_dir() and (m := _CHECKPOINT.match(p.name))), reverse=True)
     for _step, path in found:
-        if (path / TRAINER_STATE_NAME).is_file():
+        try:  # a kill can also land while trainer_state.json itself is being written: it must parse
+            json.loads((path / TRAINER_STATE_NAME).read_text(encoding="utf-8"))
             return path
-        logger.warning("%s is incomplete (no %s; killed while saving?): not resuming from it.", path,
-                       TRAINER_STATE_NAME)
+        except (OSError, ValueError):
+            logger.warning("%s is incomplete (no complete %s; killed while saving?): not resuming from it.", path,
+                           TRAINER_STATE_NAME)
     return None
 
 
