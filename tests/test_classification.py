@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import re
 import shutil
 import sys
 
@@ -171,7 +173,7 @@ def test_new_head_starts_from_the_training_class_prior():
     assert np.allclose(model.classifier.bias.detach().numpy(), math.log(1 / 102))
 
 
-LANGID_CLIPS_PER_LOCALE = 300  # see scripts/make_mini_benchmark.py build_fleurs_langid_train
+LANGID_CLIPS_PER_LOCALE = 600  # see scripts/make_mini_benchmark.py build_fleurs_langid_train
 
 
 @pytest.mark.slow
@@ -182,8 +184,12 @@ def test_fleurs_lang_id_learns_to_identify_held_out_speech(tmp_path, hf_cache):
     training clips of 6 synthesised languages, identifies the language of the mini benchmark's held-out
     validation/test clips (other sentences, other speakers) far above chance (1/6).
 
-    Measured (2 CPU cores, about 3 min): held-out accuracy 0.61 (validation 0.83, test 0.50); a 102-way head from a
-    zero bias stays at chance in this setting (see init_bias_to_log_prior).
+    Measured (2 CPU cores, about 5 min, most of it the 800 training steps): held-out accuracy 0.86, every language
+    recognised. Seeds matter: 0.92, 0.81, 0.67, 0.81 for seeds 0, 42, 1, 2 on one thread (README). The recipe,
+    measured: gradient clipping at 1.0 slows learning (0.61 vs 0.72 at 500 steps); with a 30-step warm-up seed 42
+    stays near chance for 400 steps (0.42 at the end); pseudo-words keep the model from memorising the training
+    words (README, language identification); a 102-way head from a zero bias stays at chance (see
+    init_bias_to_log_prior).
     """
     sys.path.insert(0, str(ROOT / "scripts"))
     from make_mini_benchmark import make_langid_mirror
@@ -191,15 +197,38 @@ def test_fleurs_lang_id_learns_to_identify_held_out_speech(tmp_path, hf_cache):
     hub = make_langid_mirror(tmp_path / "lid", MINI, LANGID_CLIPS_PER_LOCALE)
     results = run_cli(["--mini", "--mirror_root", str(hub), "--dataset_config_name", "fleurs.all",
                        "--target_column_name", "lang_id", "--do_train", "--do_eval", "--do_predict",
-                       "--max_steps", "500", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size",
-                       "16", "--learning_rate", "2e-3", "--warmup_steps", "30", "--freeze_feature_encoder", "False",
-                       "--mask_time_prob", "0", "--mask_feature_prob", "0", "--eval_strategy", "no",
-                       "--save_strategy", "no", "--logging_steps", "50", "--seed", "42"], tmp_path / "run", hf_cache)
+                       "--max_steps", "800", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size",
+                       "16", "--learning_rate", "3e-3", "--warmup_steps", "150", "--max_grad_norm", "0",
+                       "--freeze_feature_encoder", "False", "--mask_time_prob", "0", "--mask_feature_prob", "0",
+                       "--eval_strategy", "no", "--save_strategy", "no", "--logging_steps", "100", "--seed", "0"],
+                      tmp_path / "run", hf_cache)
     assert results["train"]["train_samples"] == 6 * LANGID_CLIPS_PER_LOCALE
     held_out = [results["splits"][split] for split in ("validation", "test")]
+    right: dict[str, float] = {}
+    for split in held_out:
+        for language, scores in split["per_language"].items():
+            right[language] = right.get(language, 0.0) + scores["accuracy"] * scores["num_examples"]
     n = sum(s["num_examples"] for s in held_out)
-    accuracy = sum(s["pooled"]["accuracy"] * s["num_examples"] for s in held_out) / n
-    assert n == 36 and accuracy >= 0.45, (accuracy, [s["per_language"] for s in held_out])
+    accuracy = sum(right.values()) / n
+    assert n == 36 and accuracy >= 0.8, (accuracy, right)
+    assert sum(r > 3 for r in right.values()) >= 5, right  # most clips right in 5+ of the 6 languages (6 clips each)
     cm = json.loads((tmp_path / "run" / "confusion_matrix_test.json").read_text())
-    diagonal = [cm["matrix"][i][i] for i in range(len(cm["labels"]))]
-    assert sum(d > 0 for d in diagonal) >= 5, cm  # not one or two languages carrying the score
+    assert len(cm["labels"]) == 6 and sum(cm["matrix"][i][i] for i in range(6)) == round(
+        results["splits"]["test"]["pooled"]["accuracy"] * 24)  # the confusion matrix agrees with the score
+
+
+def test_language_id_training_sentences_use_new_words_spelled_like_the_language():
+    """The generated LangID training clips must teach the language, not its ~45 training words: most of their words
+    are new, yet every three-letter stretch (word edges included) occurs in the language's own words."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_mini_benchmark import FLEURS_SENTENCES, FLEURS_SPLITS, pseudo_words
+
+    for lang in ("en", "pl", "sw"):
+        words = [w for k in FLEURS_SPLITS["train"] for w in re.findall(r"\w+", FLEURS_SENTENCES[k][lang].lower())]
+        draw = pseudo_words(words)
+        drawn, again = ([draw(rng) for _ in range(300)] for rng in (random.Random(0), random.Random(0)))
+        assert drawn == again  # seeded: the generated mirror is reproducible
+        stretches = {f"^^{w}$"[i : i + 3] for w in words for i in range(len(w) + 1)}
+        assert all(2 <= len(w) <= 12 and {f"^^{w}$"[i : i + 3] for i in range(len(w) + 1)} <= stretches
+                   for w in drawn), lang
+        assert len(set(drawn) - set(words)) > 2 * len(set(words)), (lang, sorted(set(drawn) - set(words)))
