@@ -305,6 +305,11 @@ def build_fleurs(hub: Path, synth: Synthesizer, seed: int) -> None:
 LANGID_FIRST_ID = 100_000  # sentence ids of the language-ID training clips: disjoint from FLEURS' 1000 + k
 
 
+def fleurs_training_words(lang: str) -> list[str]:
+    """The words (lower-cased, repeats kept) of one language's FLEURS training sentences: what pseudo-words learn."""
+    return [w for k in FLEURS_SPLITS["train"] for w in re.findall(r"\w+", FLEURS_SENTENCES[k][lang].lower())]
+
+
 def pseudo_words(words: Sequence[str], order: int = 2) -> Callable[[random.Random], str]:
     """A sampler of new words spelled like ``words``: a character Markov chain of ``order`` letters over them.
 
@@ -343,8 +348,7 @@ def build_fleurs_langid_train(hub: Path, synth: Synthesizer, seed: int, clips_pe
     print(f"FLEURS language-ID training split ({clips_per_locale} clips per locale)")
     for loc in FLEURS_LOCALES:
         rng = stable_rng(seed, "fleurs-langid", loc.locale)
-        words = [w for k in FLEURS_SPLITS["train"] for w in re.findall(r"\w+", FLEURS_SENTENCES[k][loc.lang].lower())]
-        pseudo_word = pseudo_words(words)
+        pseudo_word = pseudo_words(fleurs_training_words(loc.lang))
         rows: list[Row] = []
         for i in range(clips_per_locale):
             speaker = make_speakers(rng, loc.voice, 2)[i % 2]

@@ -225,7 +225,6 @@ def test_mini_keeps_an_output_dir_given_with_equals(tmp_path):
     assert training.output_dir == str(tmp_path) and data.mirror_root.endswith("mini_benchmark/hub")
 
 
-
 @pytest.mark.parametrize(("flags", "cuda", "native", "expect"), [
     ({"fp16": True}, True, True, "bf16"),           # Ampere or newer: the recipes' fp16 becomes bf16
     ({"fp16": True}, True, False, "fp16"),          # V100: fp16 as asked

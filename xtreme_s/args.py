@@ -220,13 +220,13 @@ def resolve_precision(args: XtremeSTrainingArguments) -> str | None:
     if not (args.fp16 or args.bf16):
         return None
     cuda, native = torch.cuda.is_available(), native_bf16()
-    asked = "fp16" if args.fp16 else "bf16"
     note = None
     if args.fp16 and args.prefer_bf16 and native:
         args.fp16, args.bf16 = False, True
         note = (f"--fp16: training in bf16 instead, which this {'GPU' if cuda else 'CPU'} computes natively (faster "
                 "or as fast, no loss scaling); --prefer_bf16 False keeps fp16.")
     elif not cuda and not (args.bf16 and native):
+        asked = "fp16" if args.fp16 else "bf16"
         args.fp16 = args.bf16 = False
         alternative = " or a CPU with native bf16 (AVX512-BF16 or AMX)" if asked == "bf16" else ""
         return f"--{asked} needs a CUDA GPU{alternative} and none is here: this run trains in float32 instead."
