@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import hashlib
 import io
 import random
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -146,6 +148,18 @@ MINDS14_FEATURES = datasets.Features(
         "english_transcription": datasets.Value("string"),
         "intent_class": datasets.ClassLabel(names=list(MINDS14_INTENTS)),
         "lang_id": datasets.ClassLabel(names=list(MINDS14_LANG_IDS)),
+    }
+)
+# fixie-ai/covost2: the covost2 loading script's columns (client_id, file, audio, sentence, translation, id); its
+# Audio feature says 16 kHz while the cells hold Common Voice's 48 kHz MP3 bytes, as here.
+COVOST_HUB_FEATURES = datasets.Features(
+    {
+        "client_id": datasets.Value("string"),
+        "file": datasets.Value("string"),
+        "audio": datasets.Audio(sampling_rate=16000),
+        "sentence": datasets.Value("string"),
+        "translation": datasets.Value("string"),
+        "id": datasets.Value("string"),
     }
 )
 CV_COLUMNS = ("client_id", "path", "sentence", "up_votes", "down_votes", "age", "gender", "accent")
@@ -524,6 +538,95 @@ def build_covost(local: Path, synth: Synthesizer, seed: int) -> None:
         write_tsv(root / f"covost_v2.{src}_en.tsv", covost, COVOST_COLUMNS)
 
 
+COVOST_HUB_SPLITS = {"train": ("train", "train_covost"), "validation": ("dev",), "test": ("test",)}
+
+
+def build_covost_hub(hub: Path, local: Path) -> None:
+    """fixie-ai/covost2 (``<src>_en/<split>-00000-of-00001.parquet``) from the same clips as local/covost2: train is
+    CoVoST's train + train_covost, as the covost2 loading script joined them."""
+    print("CoVoST-2 Hub layout (fixie-ai/covost2)")
+    for src in COVOST_VOICES:
+        covost = read_tsv(local / "covost2" / f"covost_v2.{src}_en.tsv")
+        header, body = covost[0], [dict(zip(covost[0], row, strict=True)) for row in covost[1:]]
+        assert tuple(header) == COVOST_COLUMNS, header
+        for split, names in COVOST_HUB_SPLITS.items():
+            rows = [
+                {
+                    "client_id": r["client_id"],
+                    "file": f"{src}/clips/{r['path']}",
+                    "audio": audio_cell((local / "covost2" / src / "clips" / r["path"]).read_bytes(), r["path"]),
+                    "sentence": r["sentence"],
+                    "translation": r["translation"],
+                    "id": r["path"].removesuffix(".mp3"),
+                }
+                for r in body
+                if r["split"] in names
+            ]
+            write_parquet(hub / "fixie-ai/covost2" / f"{src}_en" / f"{split}-00000-of-00001.parquet",
+                          COVOST_HUB_FEATURES, rows)
+
+
+def write_tar_gz(path: Path, members: Sequence[tuple[str, bytes]]) -> None:
+    """A deterministic .tar.gz (fixed times and owners): the same bytes on every regeneration."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+        gz.write(buffer.getvalue())
+    print(f"  {path}  ({len(members)} files, {path.stat().st_size / 1024:.0f} KiB)")
+
+
+def write_raw_tsv(path: Path, rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> None:
+    """An original transcript TSV (unquoted, tab-separated)."""
+    lines = ["\t".join(header)] if header else []
+    for row in rows:
+        fields = [str(field) for field in row]
+        assert not any(c in field for field in fields for c in "\t\n"), fields
+        lines.append("\t".join(fields))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"  {path}  ({len(lines) - (1 if header else 0)} rows)")
+
+
+RAW_SPLITS = {"train": "train", "validation": "dev", "test": "test"}  # export split -> original file name
+FLEURS_RAW_LOCALES = ("en_us",)
+VOXPOPULI_RAW_LANGS = ("pl",)
+VOXPOPULI_TSV_COLUMNS = ("id", "raw_text", "normalized_text", "speaker_id", "split", "gender", "is_gold_transcript",
+                         "accent")
+
+
+def build_raw_layouts(hub: Path) -> None:
+    """The original files on main of google/fleurs and facebook/voxpopuli, from the same rows as their exports:
+    ``data/<locale>/audio/<split>.tar.gz`` (16 kHz WAV) + ``data/<locale>/<split>.tsv`` (no header: id, file name,
+    raw and normalised transcription, words joined by ``|``, num_samples, gender), and
+    ``data/<lang>/<split>/<split>_part_0.tar.gz`` + ``data/<lang>/asr_<split>.tsv``. One language each (size)."""
+    print("FLEURS / VoxPopuli raw layouts (tar shards + TSV)")
+    for locale in FLEURS_RAW_LOCALES:
+        for split, name in RAW_SPLITS.items():
+            rows = pq.read_table(hub / "google/fleurs" / locale / split / "0000.parquet").to_pylist()
+            members, lines = [], []
+            for r in rows:
+                samples, rate = sf.read(io.BytesIO(r["audio"]["bytes"]), dtype="int16")
+                members.append((f"{name}/{r['path']}", encode(samples, rate, "WAV")))
+                lines.append([r["id"], r["path"], r["raw_transcription"], r["transcription"],
+                              "|".join(r["transcription"].split()) + " |", r["num_samples"],
+                              GENDERS[r["gender"]].upper()])
+            write_tar_gz(hub / "google/fleurs/data" / locale / "audio" / f"{name}.tar.gz", members)
+            write_raw_tsv(hub / "google/fleurs/data" / locale / f"{name}.tsv", lines)
+    for lang in VOXPOPULI_RAW_LANGS:
+        for split, name in RAW_SPLITS.items():
+            rows = pq.read_table(hub / "facebook/voxpopuli" / lang / split / "0000.parquet").to_pylist()
+            members = [(f"{name}_part_0/{r['audio_id']}.wav", r["audio"]["bytes"]) for r in rows]
+            write_tar_gz(hub / "facebook/voxpopuli/data" / lang / name / f"{name}_part_0.tar.gz", members)
+            lines = [[r["audio_id"], r["raw_text"], r["normalized_text"], r["speaker_id"], name, r["gender"],
+                      r["is_gold_transcript"], r["accent"]] for r in rows]
+            write_raw_tsv(hub / "facebook/voxpopuli/data" / lang / f"asr_{name}.tsv", lines, VOXPOPULI_TSV_COLUMNS)
+
+
 class BabelTimeline:
     """Concatenates speech and silences into one recording while writing the BABEL ``[time]``/text lines.
 
@@ -585,6 +688,7 @@ def tree_sizes(out: Path) -> list[tuple[str, int, int]]:
         "hub/facebook/voxpopuli",
         "hub/PolyAI/minds14",
         "hub/google/xtreme_s",
+        "hub/fixie-ai/covost2",
         "local/covost2",
         "local/babel",
         "models/tiny-xls-r",
@@ -607,7 +711,11 @@ A tiny, fully offline stand-in for the XTREME-S benchmark data, for tests and sm
   columns, dtypes and `huggingface` features metadata (Audio / ClassLabel) as the real Hub exports:
   `google/fleurs` (6 locales, 16 kHz FLAC), `facebook/multilingual_librispeech` (polish, german; 16 kHz
   FLAC), `facebook/voxpopuli` (pl, cs; 16 kHz WAV), `PolyAI/minds14` (en-US, fr-FR; 8 kHz WAV, all rows in
-  one file) and the MInDS-14 split lists of `google/xtreme_s` (`minds14_splits/{{train,dev,test}}_<locale>.tsv`).
+  one file), the MInDS-14 split lists of `google/xtreme_s` (`minds14_splits/{{train,dev,test}}_<locale>.tsv`) and
+  `fixie-ai/covost2` (`fr_en`, `de_en`: `<split>-00000-of-00001.parquet`, the same clips as `local/covost2`).
+* The original files on the `main` of `google/fleurs` (`data/en_us/audio/<split>.tar.gz` + `data/en_us/<split>.tsv`)
+  and `facebook/voxpopuli` (`data/pl/<split>/<split>_part_0.tar.gz` + `data/pl/asr_<split>.tsv`), the same rows as
+  their parquet exports, for the raw-file fallback (`--source_layout raw`).
 * `local/covost2/` is what a user downloads by hand for CoVoST-2: Common Voice v4 clips (48 kHz MP3)
   with `validated.tsv`, plus `covost_v2.<src>_en.tsv` (fr, de -> en). `validated.tsv` lists 2 clips per
   language that CoVoST does not use, and rows are in a different order, so loaders must join on `path`.
@@ -669,6 +777,7 @@ EXPECTED_FEATURES = {
     "facebook/multilingual_librispeech": MLS_FEATURES,
     "facebook/voxpopuli": VOXPOPULI_FEATURES,
     "PolyAI/minds14": MINDS14_FEATURES,
+    "fixie-ai/covost2": COVOST_HUB_FEATURES,
 }
 
 
@@ -686,7 +795,8 @@ def verify(out: Path) -> None:
             for path in sorted((hub / repo).rglob("*.parquet")):
                 ds = datasets.load_dataset("parquet", data_files=[str(path)], split="train", cache_dir=cache_dir)
                 assert ds.features == features, (path, ds.features)
-                rate = features["audio"].sampling_rate
+                # CoVoST-2 cells hold Common Voice's 48 kHz MP3s under a 16 kHz feature, as on the Hub
+                rate = 48000 if repo == "fixie-ai/covost2" else features["audio"].sampling_rate
                 ds = ds.cast_column("audio", datasets.Audio(decode=False))
                 for row in ds:
                     audio, sr = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="int16")
@@ -773,6 +883,8 @@ def main() -> None:
         build_minds14(out / "hub", synth, args.seed)
         build_covost(out / "local", synth, args.seed)
         build_babel(out / "local", synth, args.seed)
+    build_covost_hub(out / "hub", out / "local")
+    build_raw_layouts(out / "hub")
     print("tiny XLS-R model")
     make_tiny_model(out / "models/tiny-xls-r", seed=args.seed)
     print("tiny mBART-50-style decoder")

@@ -96,9 +96,10 @@ def test_covost2_local_folder_joins_common_voice(hf_cache):
     assert sf.info(row["audio"]["path"]).samplerate == 48_000
 
 
-def test_covost2_without_manual_download_says_what_to_do():
-    with pytest.raises(SourceError, match="Common Voice v4"):
-        _load("covost2.fr.en", splits=("test",))
+def test_covost2_without_hub_files_or_manual_download_says_what_to_do(tmp_path):
+    (tmp_path / "fixie-ai" / "covost2").mkdir(parents=True)
+    with pytest.raises(SourceError, match="fr->en.*fixie-ai/covost2.*Common Voice v4"):
+        _load("covost2.fr.en", splits=("test",), mirror_root=str(tmp_path))
 
 
 def test_babel_local_folder_segments_and_splits(hf_cache):

@@ -11,6 +11,7 @@ from conftest import MINI, run_cli
 from xtreme_s.args import parse_args
 from xtreme_s.families import get_family
 from xtreme_s.registry import resolve
+from xtreme_s.sources import Covost2Adapter
 
 TINY_DECODER = MINI / "models" / "tiny-decoder"
 QUICK = ["--mini", "--do_train", "--do_eval", "--do_predict", "--max_steps", "2", "--per_device_train_batch_size",
@@ -73,6 +74,8 @@ def test_translation_train_generate_bleu_and_reload(tmp_path, hf_cache, caplog):
     results = run_cli(["--dataset_config_name", "covost2.all", *QUICK], out, hf_cache)
     assert results["family"] == "seq2seq" and results["primary_metric"] == "bleu"
     assert results["languages"] == ["fr", "de"] and len(results["languages_missing"]) == 19
+    # --mini reads CoVoST-2 in its Hub layout (fixie-ai/covost2 at the pinned commit), not Common Voice 4
+    assert results["data"]["layouts"]["fixie-ai/covost2"]["parquet"]["revision"] == Covost2Adapter.revision
     for split in ("validation", "test"):
         res = results["splits"][split]
         assert set(res["per_language"]) == {"fr", "de"} and res["num_examples"] == 6

@@ -93,7 +93,13 @@ class DataArguments:
         default=None, metadata={"help": "Hand-downloaded data (CoVoST-2: Common Voice 4 + CoVoST tsv; BABEL: "
                                         "the LDC package) or a plain local folder with <split>.tsv / parquet."})
     dataset_revision: str | None = field(
-        default=None, metadata={"help": "Override the pinned Hub revision of the task's source dataset."})
+        default=None, metadata={"help": "Override the pinned Hub revision of the task's source dataset (applies to "
+                                        "the layout read: the parquet files, or the raw files with the fallback)."})
+    source_layout: str = field(
+        default="auto", metadata={"help": "Which files of a Hub source to read: 'auto' (the parquet files; for FLEURS "
+                                          "and VoxPopuli the original tar shards + TSVs on main when the parquet "
+                                          "export is gone), 'parquet' (never fall back) or 'raw' (FLEURS, VoxPopuli: "
+                                          "always the original files, converted once into local parquet)."})
     mini: bool = field(
         default=False, metadata={"help": "Run on the bundled mini benchmark and tiny model (offline smoke test)."})
     train_split_name: str = field(default="train", metadata={"help": "Training split."})
@@ -141,6 +147,12 @@ class DataArguments:
                           "split itself is never one)."})
     retrieval_shuffle_keys: bool = field(
         default=False, metadata={"help": "Retrieval control run: permute key sentence ids (P@1 must fall to chance)."})
+    # MLS only.
+    mls_english_train_ids: str | None = field(
+        default=None, metadata={"help": "MLS English: a file of the 9-hour training ids (one per line, from MLS "
+                                        "English train/limited_supervision/9hr). parler-tts/mls_eng serves English "
+                                        "dev/test but no 9-hour split; without this file English is left out of "
+                                        "training (mls.all then warns that 7 of 8 languages are used)."})
     normalize_translations: bool = field(
         default=False, metadata={"help": "CoVoST-2: lowercase translations and delete --chars_to_ignore before "
                                          "training and scoring, as the reference runner did (default: BLEU on the "
@@ -335,7 +347,8 @@ def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, ar
     if data_args.mirror_root is None:
         data_args.mirror_root = str(MINI_ROOT / "hub")
     if data_args.data_dir is None:
-        manual = {"covost2": MINI_ROOT / "local" / "covost2", "babel": MINI_ROOT / "local" / "babel"}
+        # CoVoST-2 reads the mirror's fixie-ai/covost2 (its Hub layout); BABEL only exists as a manual download.
+        manual = {"babel": MINI_ROOT / "local" / "babel"}
         prefix = (data_args.dataset_config_name or data_args.task or "").split(".")[0]
         if prefix in manual:
             data_args.data_dir = str(manual[prefix])

@@ -1,4 +1,5 @@
-"""`xtreme-s` console entry point: `xtreme-s run ...` (or flags directly), `xtreme-s tasks`, `xtreme-s score`."""
+"""`xtreme-s` console entry point: `xtreme-s run ...` (or flags directly), `xtreme-s tasks`, `xtreme-s score`,
+`xtreme-s sources`."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def _main(argv: list[str]) -> None:
     if argv[:1] == ["tasks"]:
         _print_tasks()
         return
+    if argv[:1] == ["sources"]:
+        from .sources_report import main as sources_main
+
+        sys.exit(sources_main(argv[1:]))
     if argv[:1] == ["score"]:
         from .score import main as score_main
 

@@ -99,7 +99,8 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec("fleurs-retrieval", "fleurs", "retrieval", "fleurs", "id", ("precision_at_1",), "precision_at_1",
                  True, FLEURS_LOCALES, in_score=False, description="FLEURS speech-to-English retrieval"),
         TaskSpec("covost2", "covost2", "seq2seq", "covost2", "translation", ("bleu",), "bleu", True, COVOST2_SOURCES,
-                 sampling_rate=48_000, description="CoVoST-2 X->en speech translation (manual Common Voice 4)"),
+                 sampling_rate=48_000,
+                 description="CoVoST-2 X->en speech translation (fixie-ai/covost2, or Common Voice 4)"),
         TaskSpec("minds14", "minds14", "classification", "minds14", "intent_class", ("f1", "accuracy"), "f1", True,
                  MINDS14_LOCALES, sampling_rate=8_000, description="MInDS-14 e-banking intent classification"),
     )

@@ -81,7 +81,8 @@ def load_task_data(task: ResolvedTask, data_args: DataArguments, model_args: Mod
                    training_args: XtremeSTrainingArguments, roles: dict[str, str]) -> tuple[dict, LoadContext, list]:
     ctx = LoadContext(mirror_root=data_args.mirror_root, data_dir=data_args.data_dir,
                       revision=data_args.dataset_revision, cache_dir=model_args.cache_dir,
-                      token=training_args.hub_token, num_proc=data_args.preprocessing_num_workers)
+                      token=training_args.hub_token, num_proc=data_args.preprocessing_num_workers,
+                      source_layout=data_args.source_layout, mls_english_train_ids=data_args.mls_english_train_ids)
     with training_args.main_process_first(desc="loading data"):
         splits, missing = load_splits(task, sorted(set(roles.values())), ctx, data_args.target_column_name)
     return {role: splits[name] for role, name in roles.items()}, ctx, missing
@@ -204,7 +205,10 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     payload.update({
         "skipped": {split: dict(c) for split, c in family.skipped.items()},
         "notes": family.notes,
-        "data": {"revisions": ctx.record.get("revisions", {}), "num_files": len(ctx.record.get("files", []))},
+        "data": {"revisions": ctx.record.get("revisions", {}), "num_files": len(ctx.record.get("files", [])),
+                 # per repository: the layout read (parquet export / parquet / raw fallback), its revision and commit
+                 "layouts": ctx.record.get("layouts", {}), "warnings": ctx.record.get("source_warnings", []),
+                 "raw_transcripts_without_audio": ctx.record.get("raw_transcripts_without_audio", {})},
         "hyperparameters": {k: getattr(training_args, k) for k in (
             "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
             "gradient_accumulation_steps", "warmup_steps", "seed", "fp16", "bf16", "max_batch_seconds")} | {

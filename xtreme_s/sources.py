@@ -28,11 +28,11 @@ from pathlib import Path
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import Audio, Dataset
+from datasets import Audio, ClassLabel, Dataset
 
-from . import parquet_audio
+from . import parquet_audio, raw_layout
 from .audio import AudioDecodeError, audio_info
-from .registry import ResolvedTask
+from .registry import FLEURS_GROUPS, FLEURS_LOCALES, ResolvedTask
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,13 @@ class LanguageUnavailable(SourceError):
     """This source does not publish this language (e.g. MLS English is not in facebook/multilingual_librispeech)."""
 
 
+class HubFilesNotFound(SourceError):
+    """A layout is not there (no file matches, or the revision, e.g. a deleted parquet branch, does not exist)."""
+
+
+LAYOUTS = ("auto", "parquet", "raw")
+
+
 @dataclass
 class LoadContext:
     """What adapters need from the command line."""
@@ -58,7 +65,11 @@ class LoadContext:
     cache_dir: str | None = None
     token: str | bool | None = None
     num_proc: int | None = None
-    record: dict = field(default_factory=dict)  # files and revisions actually read, for results.json
+    # "auto": the parquet files, else the original tar shards + TSVs (FLEURS, VoxPopuli); "parquet"; "raw".
+    source_layout: str = "auto"
+    mls_english_train_ids: str | None = None  # file of MLS English 9-hour training ids (parler-tts/mls_eng has none)
+    splits: tuple[str, ...] = ()  # every split this run loads (set by load_splits)
+    record: dict = field(default_factory=dict)  # files, revisions and layouts actually read, for results.json
 
     @property
     def mirror(self) -> str | None:
@@ -84,7 +95,7 @@ def resolve_hub_files(repo: str, revision: str | None, patterns: list[str], ctx:
             files = sorted(glob.glob(str(base / pattern), recursive=True))
             if files:
                 return files
-        raise SourceError(f"No files for {repo} under the mirror root {ctx.mirror} (looked for "
+        raise HubFilesNotFound(f"No files for {repo} under the mirror root {ctx.mirror} (looked for "
                           f"{', '.join(str(base / p) for p in patterns)}). The mirror must keep the repository "
                           f"layout: <mirror_root>/{repo}/<path in repo>.")
     fs = _hub_fs(ctx)
@@ -101,7 +112,7 @@ def resolve_hub_files(repo: str, revision: str | None, patterns: list[str], ctx:
                 logger.warning("Only a PARTIAL parquet export exists for hf://%s/%s: results will not be "
                                "comparable to the full split.", root, pattern)
             return [f"hf://{f}" for f in files]
-    raise SourceError(f"No files match {patterns} in hf://{root} ({repo} @ {revision}). The Hub layout may have "
+    raise HubFilesNotFound(f"No files match {patterns} in hf://{root} ({repo} @ {revision}). The Hub layout may have "
                       "changed; pass --dataset_revision to pin another revision, or use --data_dir with a local copy.")
 
 
@@ -121,9 +132,12 @@ def resolve_revision(repo: str, revision: str, ctx: LoadContext) -> str:
         sha = revision
     else:
         from huggingface_hub import HfApi
+        from huggingface_hub.errors import RevisionNotFoundError
 
         try:
             sha = HfApi(token=ctx.token).dataset_info(repo, revision=revision).sha
+        except RevisionNotFoundError as err:  # e.g. a refs/convert/parquet branch the Hub deleted
+            raise HubFilesNotFound(f"{repo} has no revision {revision} on the Hub") from err
         except Exception as err:
             raise SourceError(f"Cannot resolve {repo} @ {revision} on the Hub: {err}. Offline? Point --mirror_root "
                               f"(or ${MIRROR_ENV}) at a local copy with the same layout.") from err
@@ -137,6 +151,9 @@ def _undecoded_features(path: str) -> datasets.Features:
     for name, feature in features.items():
         if isinstance(feature, Audio):
             features[name] = Audio(sampling_rate=feature.sampling_rate, decode=False)
+        elif name == "audio" and isinstance(feature, dict) and set(feature) == {"bytes", "path"}:
+            # A struct of bytes + path written without the `huggingface` metadata: the same cells, read as audio.
+            features[name] = Audio(decode=False)
     return features
 
 
@@ -226,39 +243,177 @@ def _finish(ds: Dataset, language: str, id_column: str | None, rename: dict[str,
 # ----------------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class SourcePlan:
+    """Where one language/split of a hub source is read from: what `xtreme-s sources` reports and results.json keeps."""
+
+    repo: str
+    requested: str | None  # the revision asked for (pinned, or --dataset_revision)
+    commit: str | None  # what it resolved to (None on a mirror: it has no revisions)
+    layout: str  # "parquet export", "parquet", "raw fallback"
+    files: list[str]
+    warnings: list[str] = field(default_factory=list)
+    where: str = "hub"  # "hub" or "mirror <root>"
+
+
+def _natural(path: str) -> list:
+    """Sort key with numbers compared as numbers (train_part_2 before train_part_10, as the loaders counted)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path)]
+
+
 class SourceAdapter:
     """One data source. `load` returns one language's split in the common schema."""
 
     name = ""
     repo: str | None = None
     revision: str | None = None
+    parquet_layout = "parquet"  # "parquet export" where the files are the bot's refs/convert/parquet
+    raw_revision: str | None = None  # a commit on main holding the original tar shards + TSVs, where there are any
     split_names = {"train": "train", "validation": "validation", "test": "test"}
     column_aliases: dict[str, str] = {}  # XTREME-S column name -> our name, where the two differ
 
     def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
         raise NotImplementedError
 
-    def _hub(self, patterns: list[str], ctx: LoadContext, language: str) -> Dataset:
+    def parquet_patterns(self, language: str, split: str) -> list[str]:
+        raise NotImplementedError
+
+    def raw_patterns(self, language: str, split: str) -> tuple[list[str], list[str]]:
+        """(transcript TSV patterns, tar shard patterns) of the raw layout."""
+        raise NotImplementedError
+
+    def language_folders(self, language: str) -> list[str]:
+        """Folders of the parquet layout whose presence on a mirror says the language is there at all (else:
+        LanguageUnavailable); the raw layout's is `data/<language>`."""
+        return [language]
+
+    def plan(self, language: str, split: str, ctx: LoadContext) -> SourcePlan:
+        """Find the files of one language/split: the parquet layout, else (or on request) the raw layout."""
         assert self.repo is not None
-        revision = ctx.revision or self.revision
+        mode = ctx.source_layout or "auto"
+        if mode not in LAYOUTS:
+            raise SourceError(f"--source_layout {mode!r}: choose one of {', '.join(LAYOUTS)}.")
+        if mode == "raw" and self.raw_revision is None:
+            raise SourceError(f"--source_layout raw: {self.repo} has no raw layout (only FLEURS and VoxPopuli do); "
+                              "use auto or parquet.")
+        where = f"mirror {ctx.mirror}" if ctx.mirror else "hub"
+        tried: list[str] = []
+        folders: list[str] = []
+        if mode != "raw":
+            folders += self.language_folders(language)
+            revision = ctx.revision or self.revision
+            try:
+                files = resolve_hub_files(self.repo, revision, self.parquet_patterns(language, split), ctx)
+                warnings = [f"PARTIAL parquet export for {language} {split}: metrics are not comparable"] \
+                    if any("/partial-" in f for f in files) else []
+                return SourcePlan(self.repo, revision, _commit(ctx, self.repo, revision), self.parquet_layout, files,
+                                  warnings, where)
+            except HubFilesNotFound as err:
+                tried.append(f"{self.parquet_layout} @ {revision}: {err}")
+        if mode != "parquet" and self.raw_revision is not None:
+            folders.append(f"data/{language}")
+            revision = ctx.revision or self.raw_revision
+            tsv_patterns, shard_patterns = self.raw_patterns(language, split)
+            try:
+                tsv = resolve_hub_files(self.repo, revision, tsv_patterns, ctx)[:1]
+                shards = sorted(resolve_hub_files(self.repo, revision, shard_patterns, ctx), key=_natural)
+                if mode == "auto":
+                    logger.warning("%s %s %s: no parquet files, reading the original tar shards and TSV (raw "
+                                   "fallback) at %s", self.repo, language, split, revision)
+                return SourcePlan(self.repo, revision, _commit(ctx, self.repo, revision), "raw fallback",
+                                  tsv + shards, [], where)
+            except HubFilesNotFound as err:
+                tried.append(f"raw fallback @ {revision}: {err}")
+        if ctx.mirror and not any((Path(ctx.mirror) / self.repo / folder).is_dir() for folder in folders):
+            raise LanguageUnavailable(f"{language} is not in the mirror {ctx.mirror}/{self.repo}")
+        raise SourceError(f"No {self.repo} files for {language} {split}. Tried: " + " | ".join(tried))
+
+    def convert_raw(self, plan: SourcePlan, language: str, split: str, ctx: LoadContext) -> list[str]:
+        """The raw layout converted once into local parquet (xtreme_s.raw_layout); returns the parquet files."""
+        local = [_local_file(f, ctx) for f in plan.files]
         try:
-            files = resolve_hub_files(self.repo, revision, patterns, ctx)
-        except SourceError as err:
-            # A mirror may hold a subset of languages; a `.all` config then runs on what is there (and says so).
-            if ctx.mirror and not any(glob.glob(str(Path(ctx.mirror) / self.repo / p.split("/")[0]))
-                                      for p in patterns):
-                raise LanguageUnavailable(f"{language} is not in the mirror {ctx.mirror}/{self.repo}") from err
-            raise
-        ctx.record.setdefault("files", []).extend(files)
-        if ctx.mirror:
-            ctx.record.setdefault("revisions", {})[self.repo] = {"requested": revision, "commit": None,
-                                                                  "mirror": ctx.mirror}
+            rows = self.raw_rows(raw_layout.read_tsv(local[0]) if not self.raw_tsv_columns else
+                                 raw_layout.read_tsv(local[0], self.raw_tsv_columns))
+            dest = raw_layout.conversion_dir(ctx.cache_dir or datasets.config.HF_DATASETS_CACHE, plan.repo, language,
+                                             split, local)
+            files, summary = raw_layout.convert_shards(
+                local[1:], dest, self.raw_features, self.raw_row_maker(rows, language),
+                f"Converting {plan.repo} {language} {split} tar shards to parquet")
+        except raw_layout.RawLayoutError as err:
+            raise SourceError(f"{plan.repo} {language} {split} (raw layout): {err}") from err
+        missing = len(rows) - summary["rows"]
+        if missing > 0:
+            logger.warning("%s %s %s: %d of %d transcripts in %s have no audio in the tar shards (left out, counted "
+                           "in results.json)", plan.repo, language, split, missing, len(rows), plan.files[0])
+            ctx.record.setdefault("raw_transcripts_without_audio", {})[f"{plan.repo} {language} {split}"] = missing
+        return files
+
+    raw_tsv_columns: tuple[str, ...] | None = None  # the TSV's columns when it has no header row
+    raw_features: datasets.Features | None = None  # features of the converted parquet (= the export's)
+
+    def raw_rows(self, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+        return rows
+
+    def raw_row_maker(self, rows: list[dict[str, str]], language: str) -> Callable[[str, bytes], dict | None]:
+        raise NotImplementedError
+
+    def _hub(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        plan = self.plan(language, split, ctx)
+        files = self.convert_raw(plan, language, split, ctx) if plan.layout == "raw fallback" else plan.files
+        _record(ctx, plan, language)
         return load_parquet_files(files, ctx)
+
+
+def _commit(ctx: LoadContext, repo: str, revision: str | None) -> str | None:
+    entry = ctx.record.get("revisions", {}).get(repo)
+    return entry["commit"] if entry and entry.get("requested") == revision else None
+
+
+def _record(ctx: LoadContext, plan: SourcePlan, language: str) -> None:
+    """results.json: which files, layout and revision each source was read at."""
+    ctx.record.setdefault("files", []).extend(plan.files)
+    if ctx.mirror:
+        ctx.record.setdefault("revisions", {})[plan.repo] = {"requested": plan.requested, "commit": None,
+                                                              "mirror": ctx.mirror}
+    layouts = ctx.record.setdefault("layouts", {}).setdefault(plan.repo, {})
+    entry = layouts.setdefault(plan.layout, {"revision": plan.requested, "commit": plan.commit, "where": plan.where,
+                                             "languages": []})
+    if language not in entry["languages"]:
+        entry["languages"].append(language)
+    for warning in plan.warnings:
+        if warning not in ctx.record.setdefault("source_warnings", []):
+            ctx.record["source_warnings"].append(warning)
 
 
 def _parquet_export_patterns(config: str, split: str, prefix: str) -> list[str]:
     """The bot's parquet layouts, newest first (they were renamed over time), then a partial export."""
     return [f"{config}/{split}/*.parquet", f"{config}/{prefix}-{split}*.parquet", f"{config}/partial-{split}/*.parquet"]
+
+
+FLEURS_GENDERS = ("male", "female", "other")
+# The export's features (google/fleurs refs/convert/parquet), which the raw fallback writes too.
+FLEURS_FEATURES = datasets.Features({
+    "id": datasets.Value("int32"), "num_samples": datasets.Value("int32"), "path": datasets.Value("string"),
+    "audio": Audio(sampling_rate=16_000), "transcription": datasets.Value("string"),
+    "raw_transcription": datasets.Value("string"), "gender": ClassLabel(names=list(FLEURS_GENDERS)),
+    "lang_id": ClassLabel(names=list(FLEURS_LOCALES)), "language": datasets.Value("string"),
+    "lang_group_id": ClassLabel(names=list(FLEURS_GROUPS)),
+})
+
+
+def fleurs_lang_ids(ds: Dataset) -> Dataset:
+    """`lang_id` over exactly the 102 FLEURS locales, whatever label list the source carries (the original loader's
+    list ends with "all", so a Hub export may hold 103 names): ids are remapped by name."""
+    feature = ds.features.get("lang_id")
+    if not isinstance(feature, ClassLabel) or list(feature.names) == list(FLEURS_LOCALES):
+        return ds
+    index = {i: FLEURS_LOCALES.index(n) for i, n in enumerate(feature.names) if n in FLEURS_LOCALES}
+    ids = ds["lang_id"]
+    unknown = sorted({feature.names[i] for i in set(ids) if i not in index})
+    if unknown:
+        raise SourceError(f"FLEURS rows labelled {', '.join(unknown)}, which is not one of the 102 FLEURS locales.")
+    ds = ds.add_column("lang_id_102", [index[i] for i in ids], feature=ClassLabel(names=list(FLEURS_LOCALES)))
+    return ds.remove_columns("lang_id").rename_column("lang_id_102", "lang_id")
 
 
 class FleursAdapter(SourceAdapter):
@@ -268,12 +423,50 @@ class FleursAdapter(SourceAdapter):
     column_aliases = {"id": "sentence_id"}
     # The script-free parquet export. It is a bot branch that can move: results.json records what was read.
     revision = "refs/convert/parquet"
+    parquet_layout = "parquet export"
+    # main, with the loading script and data/<locale>/{audio/<split>.tar.gz,<split>.tsv}; seen in a public blame URL
+    # of the README (huggingface.co/datasets/google/fleurs/blame/d40a34ed.../README.md). UNCONFIRMED that this commit
+    # holds the data/ files: --dataset_revision <sha> with --source_layout raw overrides it.
+    raw_revision = "d40a34ed02a2117cd4b64333c3deacecb2374e8c"
+    raw_splits = {"train": "train", "validation": "dev", "test": "test"}
+    # fleurs.py reads <split>.tsv without a header: id, file name, raw and normalised transcription, a tokenised
+    # form (unused), num_samples, gender (MALE/FEMALE/OTHER).
+    raw_tsv_columns = ("id", "file_name", "raw_transcription", "transcription", "words", "num_samples", "gender")
+    raw_features = FLEURS_FEATURES
+
+    def parquet_patterns(self, language: str, split: str) -> list[str]:
+        return _parquet_export_patterns(language, self.split_names[split], "fleurs")
+
+    def raw_patterns(self, language: str, split: str) -> tuple[list[str], list[str]]:
+        s = self.raw_splits[split]
+        return [f"data/{language}/{s}.tsv"], [f"data/{language}/audio/{s}.tar.gz", f"data/{language}/audio/{s}/*.tar*"]
+
+    def raw_row_maker(self, rows: list[dict[str, str]], language: str) -> Callable[[str, bytes], dict | None]:
+        by_name = {r["file_name"]: r for r in rows}
+        group = next(i for i, members in enumerate(FLEURS_GROUPS.values()) if language in members)
+
+        def row_for(member: str, data: bytes) -> dict | None:
+            name = os.path.basename(member)
+            r = by_name.get(name)
+            if r is None:
+                return None
+            gender = r["gender"].strip().lower()
+            return {"id": int(r["id"]), "num_samples": int(r["num_samples"]), "path": name,
+                    "audio": {"bytes": data, "path": name}, "transcription": r["transcription"],
+                    "raw_transcription": r["raw_transcription"],
+                    "gender": FLEURS_GENDERS.index(gender) if gender in FLEURS_GENDERS else 2,
+                    "lang_id": FLEURS_LOCALES.index(language), "language": language, "lang_group_id": group}
+
+        return row_for
 
     def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
-        ds = self._hub(_parquet_export_patterns(language, self.split_names[split], "fleurs"), ctx, language)
+        ds = fleurs_lang_ids(self._hub(language, split, ctx))
         ds = ds.rename_columns({"id": "sentence_id"})
-        return _finish(ds, language, "path", {}, ["transcription", "raw_transcription", "lang_id", "sentence_id",
-                                                  "lang_group_id", "gender", "num_samples"],
+        # The utterance id is the file name: the export's `path` is the converter machine's absolute path, the raw
+        # TSV's the bare name; both layouts then give the same ids.
+        ds = ds.add_column("utterance", [os.path.basename(p) for p in ds["path"]])
+        return _finish(ds, language, "utterance", {}, ["transcription", "raw_transcription", "lang_id",
+                                                       "sentence_id", "lang_group_id", "gender", "num_samples"],
                        lambda d: d.add_column("duration", [n / 16_000 for n in d["num_samples"]]), ctx)
 
 
@@ -287,31 +480,133 @@ class MlsAdapter(SourceAdapter):
     folders = {"de": "german", "en": "english", "es": "spanish", "fr": "french", "it": "italian", "nl": "dutch",
                "pl": "polish", "pt": "portuguese"}
 
+    def parquet_patterns(self, language: str, split: str) -> list[str]:
+        folder, s = self.folders[language], self.split_names[split]
+        return [f"{folder}/{s}-*.parquet", f"{folder}/{s}/*.parquet"]
+
+    def language_folders(self, language: str) -> list[str]:
+        return [self.folders[language]]
+
     def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
-        folder = self.folders[language]
+        if language == "en" and not (ctx.mirror and (Path(ctx.mirror) / self.repo / "english").is_dir()):
+            return MLS_ENGLISH.load(language, split, ctx)
+        ds = self._hub(language, split, ctx)
+        return _mls_finish(ds, language, ctx)
+
+
+def _mls_finish(ds: Dataset, language: str, ctx: LoadContext) -> Dataset:
+    duration = (lambda d: d.rename_column("audio_duration", "duration")) if "audio_duration" in \
+        ds.column_names else None
+    return _finish(ds, language, "id", {"transcript": "transcription"},
+                   ["transcription", "speaker_id", "audio_duration"], duration, ctx)
+
+
+class MlsEnglishAdapter(SourceAdapter):
+    """MLS English, which facebook/multilingual_librispeech lacks: dev and test from parler-tts/mls_eng (its splits
+    match MLS English dev/test: 3.81k/3.77k rows); training only on the 9-hour ids the user provides, since that repo
+    has the full 44k-hour train split and no limited-supervision list."""
+
+    name = "mls-en"
+    repo = "parler-tts/mls_eng"
+    # UNCONFIRMED pin: no commit of its main was found in public evidence, so the branch is pinned by name and the
+    # commit it resolves to is recorded in results.json (repeat a run with --dataset_revision <that sha>).
+    revision = "main"
+    split_names = {"train": "train", "validation": "dev", "test": "test"}
+
+    def parquet_patterns(self, language: str, split: str) -> list[str]:
         s = self.split_names[split]
+        return [f"data/{s}-*.parquet", f"data/{s}/*.parquet", f"{s}/*.parquet", f"default/{s}/*.parquet"]
+
+    def language_folders(self, language: str) -> list[str]:
+        return ["."]
+
+    def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        if "train" in ctx.splits and not ctx.mls_english_train_ids:
+            raise LanguageUnavailable(
+                "MLS English has no 9-hour training split on the Hub (facebook/multilingual_librispeech has no "
+                "English; parler-tts/mls_eng has dev/test and the full train split only). Pass "
+                "--mls_english_train_ids FILE with the ids of MLS English train/limited_supervision/9hr, or train "
+                "without English.")
         try:
-            ds = self._hub([f"{folder}/{s}-*.parquet", f"{folder}/{s}/*.parquet"], ctx, language)
-        except SourceError as err:
-            if language == "en":
-                raise LanguageUnavailable(
-                    "MLS English is not part of facebook/multilingual_librispeech (7 languages). Put an English "
-                    "copy with the same layout under <mirror_root>/facebook/multilingual_librispeech/english/, or "
-                    "run mls.en from a local folder with --data_dir.") from err
-            raise
-        duration = (lambda d: d.rename_column("audio_duration", "duration")) if "audio_duration" in \
-            ds.column_names else None
-        return _finish(ds, language, "id", {"transcript": "transcription"},
-                       ["transcription", "speaker_id", "audio_duration"], duration, ctx)
+            ds = self._hub(language, split, ctx)
+        except LanguageUnavailable as err:
+            raise LanguageUnavailable(
+                f"MLS English is not part of facebook/multilingual_librispeech (7 languages); its dev/test come from "
+                f"{self.repo}: {err}. Or run mls.en from a local folder with --data_dir.") from err
+        if "id" not in ds.column_names:
+            names = ds["file"] if "file" in ds.column_names else \
+                [(parquet_audio.parse_ref(a["path"]) or (None, None, None, a["path"]))[3] for a in ds["audio"]]
+            ds = ds.add_column("id", [os.path.splitext(os.path.basename(n or ""))[0] for n in names])
+        if split == "train":
+            path = Path(ctx.mls_english_train_ids or "")
+            if not path.is_file():
+                raise SourceError(f"--mls_english_train_ids {path}: no such file (one MLS utterance id per line, "
+                                  "e.g. 10214_10108_000000).")
+            wanted = {line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+            idx = [i for i, u in enumerate(ds["id"]) if u in wanted]
+            if not idx:
+                raise SourceError(f"None of the {len(wanted)} ids of {path} is in {self.repo} train.")
+            if len(idx) < len(wanted):
+                logger.warning("MLS English: %d of %d training ids of %s are not in %s", len(wanted) - len(idx),
+                               len(wanted), path, self.repo)
+            ds = ds.select(idx)
+        return _mls_finish(ds, language, ctx)
+
+
+MLS_ENGLISH = MlsEnglishAdapter()
+
+# facebook/voxpopuli's `language` ClassLabel (voxpopuli.py: the 16 ASR languages, then en_accented).
+VOXPOPULI_LANGS = ("en", "de", "fr", "es", "pl", "it", "ro", "hu", "cs", "nl", "fi", "hr", "sk", "sl", "et", "lt",
+                   "en_accented")
+VOXPOPULI_FEATURES = datasets.Features({
+    "audio_id": datasets.Value("string"), "language": ClassLabel(names=list(VOXPOPULI_LANGS)),
+    "audio": Audio(sampling_rate=16_000), "raw_text": datasets.Value("string"),
+    "normalized_text": datasets.Value("string"), "gender": datasets.Value("string"),
+    "speaker_id": datasets.Value("string"), "is_gold_transcript": datasets.Value("bool"),
+    "accent": datasets.Value("string"),
+})
 
 
 class VoxPopuliAdapter(SourceAdapter):
     name = "voxpopuli"
     repo = "facebook/voxpopuli"
     revision = "refs/convert/parquet"
+    parquet_layout = "parquet export"
+    # main after "change base data dir so that it points to this repo" (huggingface.co/datasets/facebook/voxpopuli/
+    # tree/719aaef...): data/<lang>/<split>/<split>_part_<n>.tar.gz + data/<lang>/asr_<split>.tsv.
+    raw_revision = "719aaef8225945c0d80b277de6c79aa42ab053d5"
+    raw_splits = {"train": "train", "validation": "dev", "test": "test"}
+    raw_features = VOXPOPULI_FEATURES
+
+    def parquet_patterns(self, language: str, split: str) -> list[str]:
+        return _parquet_export_patterns(language, self.split_names[split], "voxpopuli")
+
+    def raw_patterns(self, language: str, split: str) -> tuple[list[str], list[str]]:
+        s = self.raw_splits[split]
+        return [f"data/{language}/asr_{s}.tsv"], [f"data/{language}/{s}/*.tar.gz", f"data/{language}/{s}/*.tar"]
+
+    def raw_row_maker(self, rows: list[dict[str, str]], language: str) -> Callable[[str, bytes], dict | None]:
+        if rows and not {"raw_text", "normalized_text"} <= set(rows[0]):
+            raise raw_layout.RawLayoutError(f"the VoxPopuli TSV has columns {', '.join(rows[0])}; expected id, "
+                                            "raw_text, normalized_text, speaker_id, gender, is_gold_transcript, accent")
+        by_id = {r.get("id") or r.get("audio_id"): r for r in rows}
+
+        def row_for(member: str, data: bytes) -> dict | None:
+            name = os.path.basename(member)
+            r = by_id.get(os.path.splitext(name)[0])
+            if r is None:
+                return None
+            return {"audio_id": os.path.splitext(name)[0], "language": VOXPOPULI_LANGS.index(language),
+                    "audio": {"bytes": data, "path": name}, "raw_text": r["raw_text"],
+                    "normalized_text": r["normalized_text"], "gender": r.get("gender", ""),
+                    "speaker_id": r.get("speaker_id", ""),
+                    "is_gold_transcript": r.get("is_gold_transcript", "").lower() == "true",
+                    "accent": r.get("accent", "")}
+
+        return row_for
 
     def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
-        ds = self._hub(_parquet_export_patterns(language, self.split_names[split], "voxpopuli"), ctx, language)
+        ds = self._hub(language, split, ctx)
         return _finish(ds, language, "audio_id",
                        {"normalized_text": "transcription", "raw_text": "raw_transcription"},
                        ["transcription", "raw_transcription", "speaker_id", "gender"], None, ctx)
@@ -320,11 +615,17 @@ class VoxPopuliAdapter(SourceAdapter):
 class Minds14Adapter(SourceAdapter):
     name = "minds14"
     repo = "PolyAI/minds14"
-    revision = "main"
+    # Pinned by public code that loads it (e.g. `SAMPLE_DATASET_REVISION = '40ce77cb...'`, and dataset-card links at
+    # huggingface.co/datasets/PolyAI/minds14/tree/40ce77cb32a384e4d50a568e1ec39ac804019d33); the per-locale
+    # `<locale>/train-00000-of-00001.parquet` files are read there.
+    revision = "40ce77cb32a384e4d50a568e1ec39ac804019d33"
     # The XTREME-S train/dev/test membership lives in the google/xtreme_s repo, not in PolyAI/minds14.
     splits_repo = "google/xtreme_s"
     splits_revision = "6689ba8f1044a59f860da50852eca5f09a01f8f2"
     split_names = {"train": "train", "validation": "dev", "test": "test"}
+
+    def parquet_patterns(self, language: str, split: str) -> list[str]:
+        return [f"{language}/*.parquet", f"{language}/**/*.parquet", f"data/{language}*.parquet"]
 
     def _split_ids(self, language: str, split: str, ctx: LoadContext) -> set[str]:
         name = f"minds14_splits/{self.split_names[split]}_{language}.tsv"
@@ -334,8 +635,8 @@ class Minds14Adapter(SourceAdapter):
             return {line.split("\t")[0].strip() for line in f if line.strip()}
 
     def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
-        ds = self._hub([f"{language}/*.parquet", f"{language}/**/*.parquet", f"data/{language}*.parquet"], ctx,
-                       language)
+        # One file holds every row of a locale: the same for each split, the ids below choose.
+        ds = self._hub(language, "train", ctx)
         keep = self._split_ids(language, split, ctx)
         rel = ["/".join(p.replace("\\", "/").split("/")[-2:]) for p in ds["path"]]
         ds = ds.add_column("rel_path", rel)
@@ -372,13 +673,65 @@ def _require_dir(ctx: LoadContext, task: str, instructions: str) -> Path:
 
 class Covost2Adapter(SourceAdapter):
     name = "covost2"
+    # The 21 X->en directions as parquet, one config per direction (`fr_en`, `zh-CN_en`, ...), files
+    # `<config>/<split>-NNNNN-of-NNNNN.parquet`, splits train (= CoVoST train + train_covost)/validation/test. Pinned
+    # to the commit public code downloads from (`SOURCE_REVISION="17c8c81e..."`, zh-CN_en/validation-0000N-of-00008).
+    repo = "fixie-ai/covost2"
+    revision = "17c8c81e331e7a6929118121771a58c7ef7331d8"
     cv_names = {"zh": "zh-CN", "sv": "sv-SE"}  # Common Voice 4 folder names differ for these two
+    # Column variants: the covost2 loading script's `sentence`/`translation`/`file`/`id`, and other spellings.
+    transcription_columns = ("sentence", "transcription")
+    translation_columns = ("translation",)
+    file_columns = ("file", "path")
     instructions = ("download Common Voice v4 (cv-corpus-4-2019-12-10) for the source language and extract it "
                     "so that <data_dir>/<lang>/clips/*.mp3 and <data_dir>/<lang>/validated.tsv exist (lang as "
                     "Common Voice names it: fr, de, zh-CN, sv-SE, ...), and put the CoVoST-2 file "
                     "covost_v2.<lang>_en.tsv (from covost_v2.<lang>_en.tsv.tar.gz) in <data_dir>.")
 
+    def config(self, language: str) -> str:
+        return f"{self.cv_names.get(language, language)}_en"
+
+    def parquet_patterns(self, language: str, split: str) -> list[str]:
+        config, s = self.config(language), self.split_names[split]
+        return [f"{config}/{s}-*.parquet", f"{config}/{s}/*.parquet"]
+
+    def language_folders(self, language: str) -> list[str]:
+        return [self.config(language)]
+
     def load(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        if not ctx.data_dir:
+            return self.load_hub(language, split, ctx)
+        return self.load_manual(language, split, ctx)
+
+    def load_hub(self, language: str, split: str, ctx: LoadContext) -> Dataset:
+        try:
+            ds = self._hub(language, split, ctx)
+        except LanguageUnavailable as err:
+            raise LanguageUnavailable(f"CoVoST-2 {language}->en: {err}. Without the Hub, {self.instructions} Then "
+                                      "pass --data_dir=<that folder>.") from err
+        cols = ds.column_names
+        where = f"{self.repo} {self.config(language)} {split}"
+
+        def pick(names: tuple[str, ...], what: str) -> str:
+            found = next((c for c in names if c in cols), None)
+            if found is None:
+                raise SourceError(f"{where}: no {what} column (looked for {', '.join(names)}; the files have "
+                                  f"{', '.join(cols)}). Pin another --dataset_revision, or use --data_dir with "
+                                  "Common Voice 4.")
+            return found
+
+        if "audio" not in cols or not isinstance(ds.features["audio"], Audio):
+            raise SourceError(f"{where}: no audio column of bytes + path (columns: {', '.join(cols)}).")
+        transcription, translation = pick(self.transcription_columns, "transcript"), \
+            pick(self.translation_columns, "translation")
+        if "id" not in cols:
+            names = ds[pick(self.file_columns, "id or file")]
+            ds = ds.add_column("id", [os.path.splitext(os.path.basename(n or ""))[0] for n in names])
+        ds = ds.rename_columns({k: v for k, v in ((transcription, "transcription"), (translation, "translation"))
+                                if k != v})
+        return _finish(ds, language, None, {}, ["transcription", "translation"], None, ctx)
+
+    def load_manual(self, language: str, split: str, ctx: LoadContext) -> Dataset:
         root = _require_dir(ctx, "CoVoST-2", self.instructions)
         cv = self.cv_names.get(language, language)
         lang_dir = root / cv
@@ -558,6 +911,7 @@ def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext,
     out: dict[str, Dataset] = {}
     missing: list[str] = []
     wanted = set(task.languages)
+    ctx.splits = tuple(splits)
     for split in splits:
         if split not in SPLITS:
             raise SourceError(f"Unknown split '{split}'; XTREME-S splits are {', '.join(SPLITS)}.")
@@ -589,6 +943,9 @@ def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext,
             raise SourceError(f"No data for {task.config_name} {split}: none of its languages was found.")
         ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
         out[split] = with_target(ds, target_column, task.spec.source, f"{task.config_name} {split}")
+    for split, ds in out.items():  # a language found missing in a later split leaves every split
+        if local is None and missing and set(ds.unique("language")) & set(missing):
+            out[split] = ds.filter(lambda lang: lang not in missing, input_columns=["language"])
     if missing:
         logger.warning("%s: %d of %d languages are not available and are LEFT OUT (recorded in results.json as "
                        "languages_missing): %s", task.config_name, len(missing), len(task.languages),
