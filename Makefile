@@ -28,7 +28,7 @@ help:
 	@echo "make demo        set up .venv and run CTC speech recognition on the bundled mini benchmark (offline)"
 	@echo "make test        set up .venv and run the test suite"
 	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
-	@echo "make covost2 ARGS='--data_dir DIR'   speech translation X->en (XLS-R + mBART-50); same options"
+	@echo "make covost2 [ARGS='--data_dir DIR']  speech translation X->en (XLS-R + mBART-50) from fixie-ai/covost2 or Common Voice 4; same options"
 	@echo "make mls-xls-r-2b NPROC=8   XLS-R 2B on MLS: FSDP + activation checkpointing (GPUs; see README)"
 	@echo "make minds14|fleurs-lang_id [NPROC=2] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']  (classification)"
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"

@@ -17,10 +17,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from .args import MINI_ROOT
+from . import raw_layout
 from .registry import TASKS, resolve
 from .sources import (
     ADAPTERS,
+    MLS_ENGLISH,
     SPLITS,
     LanguageUnavailable,
     LoadContext,
@@ -29,10 +30,10 @@ from .sources import (
     _hub_fs,
     _local_file,
     load_splits,
-    raw_layout,
 )
 
 logger = logging.getLogger(__name__)
+MINI_ROOT = Path(__file__).resolve().parents[1] / "mini_benchmark"  # as xtreme_s.args (not imported: transformers)
 
 
 def _open_parquet(path: str, ctx: LoadContext) -> pq.ParquetFile:
@@ -75,8 +76,6 @@ def describe(config: str, ctx: LoadContext, splits: tuple[str, ...] = SPLITS) ->
     for lang in task.languages:
         sub = adapter
         if task.spec.source == "mls" and lang == "en":
-            from .sources import MLS_ENGLISH
-
             if not (ctx.mirror and (Path(ctx.mirror) / adapter.repo / "english").is_dir()):
                 sub = MLS_ENGLISH
         for split in splits:
@@ -91,6 +90,8 @@ def describe(config: str, ctx: LoadContext, splits: tuple[str, ...] = SPLITS) ->
                 continue
             if plan.layout == "raw fallback":
                 n, seconds = _raw_stats(plan, ctx, sub.raw_tsv_columns)
+            elif task.spec.source == "minds14":  # one file per locale; the split is its list of ids
+                n, seconds = len(sub._split_ids(lang, split, ctx)), None
             else:
                 n, seconds = _parquet_stats(plan.files, ctx)
             key = (plan.repo, plan.layout, plan.requested)
@@ -101,8 +102,6 @@ def describe(config: str, ctx: LoadContext, splits: tuple[str, ...] = SPLITS) ->
             entry["splits"].setdefault(split, {})[lang] = {"files": len(plan.files), "rows": n,
                                                            "hours": None if seconds is None else seconds / 3600}
             entry["warnings"] += [w for w in plan.warnings if w not in entry["warnings"]]
-            if task.spec.source == "minds14":
-                entry["splits"][split][lang]["note"] = "rows: the whole locale; the split is chosen by id lists"
     out = list(entries.values())
     if not out:
         raise SourceError(f"{config}: none of its languages was found" +
@@ -169,12 +168,19 @@ def main(argv: list[str]) -> int:
             name = f"{spec.prefix}.all" if spec.has_all else f"{spec.prefix}.{spec.languages[0]}"
             if name not in configs and spec.source not in ("babel",):
                 configs.append(name)
-    report = {}
+    report: dict[str, Any] = {}
     for config in configs:
         ctx = LoadContext(mirror_root=mirror, data_dir=args.data_dir, revision=args.dataset_revision,
                           cache_dir=args.cache_dir, source_layout=args.source_layout,
                           mls_english_train_ids=args.mls_english_train_ids)
-        report[config] = describe(config, ctx, tuple(args.splits))
+        try:
+            report[config] = describe(config, ctx, tuple(args.splits))
+        except SourceError as err:
+            if args.config:  # the one config asked for: the one-line error of the CLI
+                raise
+            report[config] = [{"repository": ADAPTERS[resolve(config).spec.source].repo, "layout": "not found",
+                               "where": ctx.mirror or "hub", "requested_revision": None, "resolved_revision": None,
+                               "splits": {}, "warnings": [str(err)]}]
     if args.json:
         print(json.dumps(report, indent=1))
     else:
