@@ -70,6 +70,7 @@ class LoadContext:
     mls_english_train_ids: str | None = None  # file of MLS English 9-hour training ids (parler-tts/mls_eng has none)
     splits: tuple[str, ...] = ()  # every split this run loads (set by load_splits)
     record: dict = field(default_factory=dict)  # files, revisions and layouts actually read, for results.json
+    resolved: dict = field(default_factory=dict)  # (repo, requested revision) -> commit, resolved once per run
 
     @property
     def mirror(self) -> str | None:
@@ -126,8 +127,9 @@ def resolve_revision(repo: str, revision: str, ctx: LoadContext) -> str:
     results.json records it, so a run can be repeated exactly with `--dataset_revision <sha>`.
     """
     revisions = ctx.record.setdefault("revisions", {})
-    if repo in revisions and revisions[repo]["requested"] == revision:
-        return revisions[repo]["commit"]
+    if (repo, revision) in ctx.resolved:  # once per run, also when two layouts of a repo alternate
+        revisions[repo] = {"requested": revision, "commit": ctx.resolved[repo, revision]}
+        return ctx.resolved[repo, revision]
     if _SHA.match(revision):
         sha = revision
     else:
@@ -142,6 +144,7 @@ def resolve_revision(repo: str, revision: str, ctx: LoadContext) -> str:
             raise SourceError(f"Cannot resolve {repo} @ {revision} on the Hub: {err}. Offline? Point --mirror_root "
                               f"(or ${MIRROR_ENV}) at a local copy with the same layout.") from err
     revisions[repo] = {"requested": revision, "commit": sha}
+    ctx.resolved[repo, revision] = sha
     return sha
 
 
@@ -365,8 +368,7 @@ class SourceAdapter:
 
 
 def _commit(ctx: LoadContext, repo: str, revision: str | None) -> str | None:
-    entry = ctx.record.get("revisions", {}).get(repo)
-    return entry["commit"] if entry and entry.get("requested") == revision else None
+    return ctx.resolved.get((repo, revision))
 
 
 def _record(ctx: LoadContext, plan: SourcePlan, language: str) -> None:
@@ -424,10 +426,11 @@ class FleursAdapter(SourceAdapter):
     # The script-free parquet export. It is a bot branch that can move: results.json records what was read.
     revision = "refs/convert/parquet"
     parquet_layout = "parquet export"
-    # main, with the loading script and data/<locale>/{audio/<split>.tar.gz,<split>.tsv}; seen in a public blame URL
-    # of the README (huggingface.co/datasets/google/fleurs/blame/d40a34ed.../README.md). UNCONFIRMED that this commit
-    # holds the data/ files: --dataset_revision <sha> with --source_layout raw overrides it.
-    raw_revision = "d40a34ed02a2117cd4b64333c3deacecb2374e8c"
+    # A commit of main whose fleurs.py history ends with "get back script" (4fcbd85: the script reading
+    # data/<locale>/audio/<split>.tar.gz + data/<locale>/<split>.tsv, after the Dec 2022 data commits 2523a62 "all
+    # audio data" / ef1f61e "add all meta"), seen at huggingface.co/datasets/google/fleurs/commits/4683b04.../fleurs.py.
+    # UNCONFIRMED that the data/ files are at this exact commit: --dataset_revision <sha> overrides it.
+    raw_revision = "4683b04af03d2d9549064c7d72060a9a94bb6046"
     raw_splits = {"train": "train", "validation": "dev", "test": "test"}
     # fleurs.py reads <split>.tsv without a header: id, file name, raw and normalised transcription, a tokenised
     # form (unused), num_samples, gender (MALE/FEMALE/OTHER).
