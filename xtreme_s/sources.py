@@ -272,6 +272,8 @@ class SourceAdapter:
     revision: str | None = None
     parquet_layout = "parquet"  # "parquet export" where the files are the bot's refs/convert/parquet
     raw_revision: str | None = None  # a commit on main holding the original tar shards + TSVs, where there are any
+    raw_tsv_columns: tuple[str, ...] | None = None  # the raw TSV's columns when it has no header row
+    raw_features: datasets.Features | None = None  # features of the converted parquet (= the export's)
     split_names = {"train": "train", "validation": "validation", "test": "test"}
     column_aliases: dict[str, str] = {}  # XTREME-S column name -> our name, where the two differ
 
@@ -335,8 +337,7 @@ class SourceAdapter:
         """The raw layout converted once into local parquet (xtreme_s.raw_layout); returns the parquet files."""
         local = [_local_file(f, ctx) for f in plan.files]
         try:
-            rows = self.raw_rows(raw_layout.read_tsv(local[0]) if not self.raw_tsv_columns else
-                                 raw_layout.read_tsv(local[0], self.raw_tsv_columns))
+            rows = raw_layout.read_tsv(local[0], self.raw_tsv_columns)
             dest = raw_layout.conversion_dir(ctx.cache_dir or datasets.config.HF_DATASETS_CACHE, plan.repo, language,
                                              split, local)
             files, summary = raw_layout.convert_shards(
@@ -350,12 +351,6 @@ class SourceAdapter:
                            "in results.json)", plan.repo, language, split, missing, len(rows), plan.files[0])
             ctx.record.setdefault("raw_transcripts_without_audio", {})[f"{plan.repo} {language} {split}"] = missing
         return files
-
-    raw_tsv_columns: tuple[str, ...] | None = None  # the TSV's columns when it has no header row
-    raw_features: datasets.Features | None = None  # features of the converted parquet (= the export's)
-
-    def raw_rows(self, rows: list[dict[str, str]]) -> list[dict[str, str]]:
-        return rows
 
     def raw_row_maker(self, rows: list[dict[str, str]], language: str) -> Callable[[str, bytes], dict | None]:
         raise NotImplementedError
