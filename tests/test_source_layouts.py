@@ -246,3 +246,36 @@ def test_mls_english_dev_test_from_parler_tts_and_training_only_with_ids(tmp_pat
     splits, missing = load_splits(resolve("mls.all"), ["test", "train"], LoadContext(mirror_root=str(mirror),
                                                                                   cache_dir=str(tmp_path / "c")))
     assert "en" in missing and "en" not in set(splits["test"]["language"])
+
+
+def _convert_in_process(shards, dest, log):
+    def row_for(name, data):
+        with open(log, "a") as f:
+            f.write(name + "\n")
+        return {"name": name}
+
+    raw_layout.convert_shards(shards, dest, datasets.Features({"name": datasets.Value("string")}), row_for, "test")
+
+
+def test_processes_of_a_job_convert_once_and_share_the_result(tmp_path):
+    """As the ranks of a torchrun job: the first converts under the lock, the other waits and reads its files."""
+    import multiprocessing
+
+    shards = []
+    for i in range(2):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            info = tarfile.TarInfo(f"{i}.wav")
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"a"))
+        (tmp_path / f"{i}.tar.gz").write_bytes(buffer.getvalue())
+        shards.append(str(tmp_path / f"{i}.tar.gz"))
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_convert_in_process, args=(shards, tmp_path / "out", tmp_path / "log"))
+             for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert sorted((tmp_path / "log").read_text().split()) == ["0.wav", "1.wav"]  # each member converted once
