@@ -37,8 +37,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # model_flops, also when loaded by path (tests)
 
 import datasets  # noqa: E402
+import model_flops  # noqa: E402
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 from transformers import (  # noqa: E402
@@ -66,8 +68,6 @@ TINY_SHAPE = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, in
 # facebook/wav2vec2-xls-r-300m's architecture (random weights: throughput does not depend on them).
 XLSR_300M_SHAPE = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
                        conv_dim=(512,) * 7, num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16)
-# Dense bf16 tensor-core peaks (vendor datasheets, no sparsity), for model FLOPs utilisation.
-PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.1, "A10": 125.0, "V100": 125.0}
 
 
 def fleurs_like(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -296,13 +296,18 @@ def _fixed_batches(n: int, batch_size: int) -> list[list[int]]:
 # -- training -------------------------------------------------------------------------------------------------
 
 
-def build_model(shape: str, gradient_checkpointing: bool) -> Wav2Vec2ForCTC:
-    cfg = Wav2Vec2Config(**(XLSR_300M_SHAPE if shape == "xls-r-300m" else TINY_SHAPE), vocab_size=VOCAB,
+def model_config(shape: str) -> Wav2Vec2Config:
+    return Wav2Vec2Config(**(XLSR_300M_SHAPE if shape == "xls-r-300m" else TINY_SHAPE), vocab_size=VOCAB,
                          pad_token_id=0, feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True,
                          feat_extract_activation="gelu", mask_time_prob=0.05, layerdrop=0.0,
                          ctc_loss_reduction="mean", ctc_zero_infinity=True, attn_implementation="sdpa")
+
+
+def build_model(shape: str, gradient_checkpointing: bool, device: str | None = None) -> Wav2Vec2ForCTC:
+    """Random weights; `device` initialises them there (XLS-R 300M: ~1 s on a GPU against ~10 s on a CPU)."""
     torch.manual_seed(0)
-    model = Wav2Vec2ForCTC(cfg)
+    with torch.device(device or "cpu"):
+        model = Wav2Vec2ForCTC(model_config(shape))
     model.freeze_feature_encoder()
     if gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -311,19 +316,25 @@ def build_model(shape: str, gradient_checkpointing: bool) -> Wav2Vec2ForCTC:
 
 class StepMeter(TrainerCallback):
     """Counts the real (unpadded) and padded audio seconds the training steps consume, in the training process
-    (whatever runs in DataLoader workers), and notes time and audio when the first optimizer step ends: steady
-    state is measured from there, so one-off costs (Trainer set-up, worker start, the first batch's allocations,
-    compilation) do not count as throughput."""
+    (whatever runs in DataLoader workers), and notes time and audio when the first `warmup_steps` optimizer steps
+    end: steady state is measured from there, so one-off costs (Trainer set-up, worker start, the first batch's
+    allocations, compilation) do not count as throughput. With `flops_per_clip` (samples -> FLOPs, see
+    model_flops.py) it also adds up the model FLOPs of every real clip."""
 
-    def __init__(self):
+    def __init__(self, warmup_steps: int = 1, flops_per_clip=None):
         self.real, self.padded, self.at, self.audio_at = 0.0, 0.0, None, 0.0
+        self.flops, self.flops_at, self.steps = 0.0, 0.0, 0
+        self.warmup_steps, self.flops_per_clip = warmup_steps, flops_per_clip
 
     def attach(self, trainer: Trainer) -> Trainer:
         step = trainer.training_step
 
         def counted(model, inputs, *args, **kwargs):
-            self.real += float(inputs["attention_mask"].sum()) / SR
-            self.padded += inputs["attention_mask"].numel() / SR
+            mask = inputs["attention_mask"]
+            self.real += float(mask.sum()) / SR
+            self.padded += mask.numel() / SR
+            if self.flops_per_clip is not None:
+                self.flops += sum(self.flops_per_clip(int(n)) for n in mask.sum(-1).tolist())
             return step(model, inputs, *args, **kwargs)
 
         trainer.training_step = counted
@@ -331,8 +342,11 @@ class StepMeter(TrainerCallback):
         return trainer
 
     def on_step_end(self, args, state, control, **kw):
-        if self.at is None:
-            self.at, self.audio_at = time.perf_counter(), self.real
+        self.steps += 1
+        if self.at is None and self.steps >= self.warmup_steps:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()  # the steps queued so far belong to the warm-up
+            self.at, self.audio_at, self.flops_at = time.perf_counter(), self.real, self.flops
 
 
 PRECISION_FLAGS = {"reference": {"fp16": True}, "bf16": {"bf16": True}, "fp32": {}}
@@ -352,18 +366,6 @@ def train_args(out: Path, opts, **kw) -> dict:
 def effective_precision(trainer: Trainer) -> str:
     """What the training step really computes in (accelerate ignores fp16 on a CPU without a word)."""
     return trainer.accelerator.mixed_precision if trainer.accelerator.native_amp else "fp32"
-
-
-def flops_per_audio_second(model, seconds: float, device: str, bf16: bool) -> float:
-    """Model FLOPs of one training step (forward + backward) per second of real audio, counted by torch."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    x = torch.randn(1, int(seconds * SR), device=device)
-    labels = torch.randint(1, VOCAB, (1, int(seconds * CHARS_PER_SECOND)), device=device)
-    with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16), FlopCounterMode(display=False) as c:
-        model(input_values=x, labels=labels).loss.backward()
-    model.zero_grad(set_to_none=True)
-    return c.get_total_flops() / seconds
 
 
 def bench_train(work: Path, opts) -> dict:
@@ -401,7 +403,8 @@ def bench_train(work: Path, opts) -> dict:
             args = XtremeSTrainingArguments(**kw)
             trainer = SpeechTrainer(model=model, args=args, train_dataset=ours_ds,
                                     data_collator=SpeechCollator(feature_extractor(), pad_to_multiple_of=multiple))
-        (counter := StepMeter()).attach(trainer)
+        cfg = model.config
+        (counter := StepMeter(flops_per_clip=lambda n, cfg=cfg: model_flops.training_flops(cfg, n))).attach(trainer)
         start = time.perf_counter()
         trainer.train()
         end = time.perf_counter()
@@ -411,6 +414,7 @@ def bench_train(work: Path, opts) -> dict:
                  "steady_s": round(steady_s, 2), "audio_s_per_s": round(steady_audio / steady_s, 2),
                  "audio_s_per_s_incl_setup": round(counter.real / (end - start), 2),
                  "precision": effective_precision(trainer),
+                 "model_tflops_per_s": round((counter.flops - counter.flops_at) / steady_s / 1e12, 4),
                  "padding_ratio": round(counter.padded / max(counter.real, 1e-9), 4)}
         if opts.device == "cuda":
             entry["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
@@ -427,17 +431,13 @@ def bench_train(work: Path, opts) -> dict:
             results["duration_batching_same_precision"]["audio_s_per_s"]
             / results["baseline_group_by_length"]["audio_s_per_s"], 3)
     if opts.device == "cuda":
-        model = build_model(opts.model_shape, False).to("cuda")
-        fps = flops_per_audio_second(model, float(durations.mean()), "cuda",
-                                     results["duration_batching"]["precision"] == "bf16")
         gpu = torch.cuda.get_device_name()
-        peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in gpu), None)
+        peak = model_flops.peak_bf16_tflops(gpu)
         results["gpu"] = gpu
-        results["model_tflops_per_audio_s"] = round(fps / 1e12, 4)
         if peak:
             results["peak_bf16_tflops"] = peak
             for name, *_ in runs:
-                results[name]["mfu"] = round(fps * results[name]["audio_s_per_s"] / (peak * 1e12), 4)
+                results[name]["mfu"] = round(results[name]["model_tflops_per_s"] / peak, 4)
     return results
 
 
