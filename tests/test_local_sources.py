@@ -48,8 +48,9 @@ def test_all_config_keeps_task_languages_in_common_schema(folder):
     assert set(out) == {"train", "validation"}
     train = out["train"]
     assert COMMON <= set(train.column_names)
-    # The Swahili row is not a VoxPopuli language and is filtered out.
+    # The Swahili row is not a VoxPopuli language: left out of training and counted.
     assert train["language"] == ["pl", "pl", "de"]
+    assert ctx.skipped == {"train": {"language sw not in voxpopuli.all": 1}}
     assert train["transcription"] == ["jeden", "dwa", "drei"]
     assert train["duration"] == pytest.approx([1.0, 0.5, 0.25])  # from headers, FLAC at 8 kHz included
     ids = train["id"]
@@ -81,9 +82,15 @@ def test_single_language_config_drops_other_languages(folder):
     assert out["train"]["language"] == ["pl", "pl"]
 
 
-def test_folder_without_any_config_language_is_an_error(tmp_path):
+def test_language_codes_match_case_insensitively(tmp_path):
     root = write_folder(tmp_path / "upper", {"train": [(p, sr, s, lang.upper(), t) for p, sr, s, lang, t in TRAIN]})
-    with pytest.raises(SourceError):
+    out, _ = load_splits(registry.resolve("voxpopuli.all"), ["train"], LoadContext(data_dir=str(root)))
+    assert out["train"]["language"] == ["pl", "pl", "de"]  # PL is pl, DE is de; SW is not a VoxPopuli language
+
+
+def test_folder_without_any_config_language_is_an_error(tmp_path):
+    root = write_folder(tmp_path / "sw", {"train": [(p, sr, s, "sw", t) for p, sr, s, _lang, t in TRAIN]})
+    with pytest.raises(SourceError, match="no row is in the languages of voxpopuli.all"):
         load_splits(registry.resolve("voxpopuli.all"), ["train"], LoadContext(data_dir=str(root)))
 
 

@@ -169,15 +169,14 @@ def test_nothing_given_is_an_error():
     [("mls.al", "mls.all"), ("voxpopli.pl", "voxpopuli.pl"), ("covost2.fr", "covost2.fr.en"),
      ("minds14.en-us", "minds14.en-US"), ("fleurs.af-za", "fleurs.af_za")],
 )
-def test_unknown_config_lists_valid_names_and_closest(typo, closest):
+def test_unknown_config_suggests_the_closest_names_without_the_whole_list(typo, closest):
     with pytest.raises(UnknownTaskError) as err:
         resolve(typo)
     msg = str(err.value)
     assert typo in msg
-    assert f"Did you mean '{closest}'?" in msg
-    # The full list of valid names follows.
-    for name in ("mls.all", "voxpopuli.pl", "covost2.fr.en", "minds14.all", "fleurs.zu_za", "babel.sw"):
-        assert name in msg
+    assert f"Did you mean '{closest}'" in msg  # the closest first, up to two more after it
+    assert msg.count("'") <= 2 * 3 + 2 and "babel.sw" not in msg  # at most three names, not all 169
+    assert "xtreme-s tasks" in msg
 
 
 def test_unknown_task_lists_tasks():

@@ -18,6 +18,8 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser, Seq2SeqTrainingArguments
 
+from .errors import ConfigFileError, UsageError
+
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -266,11 +268,41 @@ def _to_argv(config: dict) -> list[str]:
 
 
 def load_config_file(path: str | Path) -> dict:
-    text = Path(path).read_text(encoding="utf-8")
-    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    """A YAML/JSON mapping of flag names to values; every mistake in it is one ConfigFileError naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigFileError(f"config file {path} does not exist. Check the path (recipes are in "
+                              f"{REPO_ROOT / 'task_configs'}).") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigFileError(f"config file {path} cannot be read: {err}.") from None
+    try:
+        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigFileError(f"config file {path} is not valid {'JSON' if str(path).endswith('.json') else 'YAML'}"
+                              f"{line}: {' '.join(str(getattr(err, 'problem', None) or err).split())}.") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config file must hold a mapping of flag names to values.")
+        raise ConfigFileError(f"config file {path} must hold a mapping of flag names to values (`flag: value` "
+                              "lines).")
+    known = _known_flags()
+    unknown = [k for k in data if str(k) not in known]
+    if unknown:
+        import difflib
+
+        hints = [f"{k!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+            str(k), known, n=1)) else "") for k in unknown]
+        raise ConfigFileError(f"config file {path}: unknown flag(s) {', '.join(hints)}. `python run_xtreme_s.py "
+                              "--help` lists the flags.")
     return data
+
+
+def _known_flags() -> set[str]:
+    from dataclasses import fields
+
+    names = {f.name for cls in (ModelArguments, DataArguments, XtremeSTrainingArguments) for f in fields(cls)}
+    return names | {k.lstrip("-") for k in (*RENAMED_FLAGS, *EXPANDED_FLAGS)} | {"config"}
 
 
 # transformers 4 -> 5 renames; value-less flags map onto their present-day equivalent.
@@ -300,7 +332,7 @@ def translate_legacy_flags(argv: list[str]) -> list[str]:
             if explicit is not None and not eq:
                 i += 1
             if explicit is not None and explicit.lower() not in _TRUE | _FALSE:
-                raise ValueError(f"{name} takes a boolean, not {explicit!r}")
+                raise UsageError(f"{name} takes a boolean, not {explicit!r}")
             if explicit is None or explicit.lower() in _TRUE:
                 out += EXPANDED_FLAGS[name]
         else:

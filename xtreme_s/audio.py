@@ -26,7 +26,9 @@ class AudioDecodeError(RuntimeError):
 def _open(audio: dict[str, Any]) -> Any:
     """A file-like or path soundfile can read; bytes win over the path, as in `datasets`."""
     data = audio.get("bytes")
-    if data:
+    if data is not None:  # what the row holds: empty bytes are bad audio, never a reason to look for a file
+        if not data:
+            raise AudioDecodeError("the audio cell holds empty bytes")
         return io.BytesIO(data)
     path = audio.get("path")
     if not path:
@@ -36,7 +38,9 @@ def _open(audio: dict[str, Any]) -> Any:
             data, original = parquet_audio.read_ref(path)
         except parquet_audio.ParquetAudioError as err:
             raise AudioDecodeError(f"cannot read audio {path!r}: {err}") from err
-        if data:
+        if data is not None:  # empty bytes are bad audio, never a file of the cell's name to open instead
+            if not data:
+                raise AudioDecodeError(f"audio {path!r} holds empty bytes in its parquet file")
             return io.BytesIO(data)
         if not original:
             raise AudioDecodeError(f"audio {path!r} has neither bytes nor a path in its parquet file")

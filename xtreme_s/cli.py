@@ -24,17 +24,24 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main_for_users(argv: list[str]) -> None:
-    """On the command line, set-up mistakes (task name, data location, output directory) are one clear line and
-    exit code 2, not a traceback; everything else keeps its traceback."""
-    from .registry import UnknownTaskError
-    from .run_manifest import OutputDirError
-    from .sources import SourceError
+    """The one error policy on the command line (xtreme_s.errors): a user mistake is one line and exit code 2,
+    Ctrl-C one line saying how to resume and exit code 130; only our bugs keep their traceback."""
+    from .errors import INTERRUPTED_EXIT_CODE, USER_ERROR_EXIT_CODE, UserError
 
     try:
         _main(argv)
-    except (UnknownTaskError, SourceError, OutputDirError) as err:
-        print(f"xtreme-s: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    except UserError as err:
+        print(f"xtreme-s: error: {one_line(err)}", file=sys.stderr)
+        sys.exit(USER_ERROR_EXIT_CODE)
+    except KeyboardInterrupt:
+        print("xtreme-s: interrupted. Rerun the same command to resume from the last checkpoint (checkpoints are "
+              "saved every --save_steps); add --overwrite_output_dir to start afresh instead.", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT_CODE)
+
+
+def one_line(err: BaseException) -> str:
+    """The message on one line: a multi-line message (e.g. from a library) is joined, not cut."""
+    return " ".join(str(err).split())
 
 
 def _main(argv: list[str]) -> None:
@@ -52,9 +59,12 @@ def _main(argv: list[str]) -> None:
     if argv[:1] == ["run"]:
         argv = argv[1:]
     from .args import parse_args
+    from .run_manifest import output_dir_lock
     from .runner import run
 
-    run(*parse_args(argv))
+    model_args, data_args, training_args = parse_args(argv)
+    with output_dir_lock(training_args):  # one run per output directory; checks it is usable first
+        run(model_args, data_args, training_args)
     _leave_process_group()
 
 

@@ -121,6 +121,8 @@ class RowGroupReader:
         cell = entry[0][pos]
         if not cell.is_valid:
             return None, None
+        if not pa.types.is_struct(cell.type):  # a plain bytes column
+            return cell.as_py(), None
         data = cell["bytes"].as_py() if "bytes" in cell.keys() else None
         path = cell["path"].as_py() if "path" in cell.keys() else None
         return data, path
@@ -185,12 +187,16 @@ def metadata_table(file: str, features: Any) -> pa.Table:
     columns = {name: table.column(name) for name in other}
     file = os.path.abspath(file)
     for col in audio:
-        names_in_file = pf.read(columns=[f"{col}.path"], use_threads=False).column(col).combine_chunks()
-        originals = names_in_file.field("path").to_pylist() if names_in_file.type.num_fields else [None] * n
+        plain = not pa.types.is_struct(pf.schema_arrow.field(col).type)  # encoded audio as plain bytes
+        if plain:
+            originals: list[str | None] = [None] * n
+        else:
+            names_in_file = pf.read(columns=[f"{col}.path"], use_threads=False).column(col).combine_chunks()
+            originals = names_in_file.field("path").to_pylist() if names_in_file.type.num_fields else [None] * n
         paths: list[str | None] = []
         for group in range(len(starts) - 1):
             rows = range(int(starts[group]), int(starts[group + 1]))
-            if _has_bytes(pf.metadata, group, col):
+            if plain or _has_bytes(pf.metadata, group, col):
                 paths += [make_ref(file, col, r, originals[r]) for r in rows]
             else:  # the cell names an audio file on disk: keep it as it is
                 paths += [originals[r] for r in rows]

@@ -12,7 +12,6 @@ runs reuse the result. Hand-written: neither datasets (scripts refused since 4.0
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -35,26 +34,6 @@ COMPLETE = "_complete.json"
 
 class RawLayoutError(RuntimeError):
     """A raw file is malformed (wrong TSV field count, unreadable tar)."""
-
-
-def read_tsv(path: str | os.PathLike, columns: Sequence[str] | None = None) -> list[dict[str, str]]:
-    """Rows of an original transcript TSV: unquoted, tab-separated; `columns` for a file without a header row.
-
-    Kept as one small function so the strict manifest reading of the rest of the runner can replace it."""
-    rows: list[dict[str, str]] = []
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = list(columns) if columns is not None else next(reader, None)
-        if header is None:
-            return rows
-        for line, fields in enumerate(reader, start=1 if columns is not None else 2):
-            if not fields or fields == [""]:
-                continue
-            if len(fields) != len(header):
-                raise RawLayoutError(f"{path}:{line}: {len(fields)} tab-separated fields, expected {len(header)} "
-                                     f"({', '.join(header)})")
-            rows.append(dict(zip(header, fields, strict=True)))
-    return rows
 
 
 def conversion_dir(cache_dir: str | os.PathLike, repo: str, language: str, split: str,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from .errors import UserError
+
 FLEURS_LOCALES: tuple[str, ...] = tuple(
     """af_za am_et ar_eg as_in ast_es az_az be_by bg_bg bn_in bs_ba ca_es ceb_ph ckb_iq cmn_hans_cn cs_cz cy_gb
     da_dk de_de el_gr en_us es_419 et_ee fa_ir ff_sn fi_fi fil_ph fr_fr ga_ie gl_es gu_in ha_ng he_il hi_in hr_hr
@@ -144,14 +146,19 @@ def all_config_names() -> list[str]:
     return names
 
 
-class UnknownTaskError(ValueError):
+class UnknownTaskError(UserError, ValueError):
     """Raised for a config name, task or language the benchmark does not have."""
 
 
 def _unknown(kind: str, value: str, valid: list[str]) -> UnknownTaskError:
-    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.5)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    return UnknownTaskError(f"Unknown {kind} '{value}'.{hint} Valid {kind}s: {', '.join(valid)}")
+    """The closest valid names (difflib), never the whole list: there are 169 config names."""
+    close = difflib.get_close_matches(value, valid, n=3, cutoff=0.5)
+    if not close:  # e.g. `PL` for `pl` or a language code alone: match case-insensitively, then by suffix
+        close = [v for v in valid if v.lower() == value.lower() or v.lower().endswith("." + value.lower())][:3]
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listing = f" Valid {kind}s: {', '.join(valid)}." if len(valid) <= 12 else \
+        " `xtreme-s tasks` lists the tasks and config names."
+    return UnknownTaskError(f"Unknown {kind} '{value}'.{hint}{listing}")
 
 
 def _pick_task(prefix: str, task: str | None, target_column: str | None) -> TaskSpec:

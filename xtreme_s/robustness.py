@@ -28,6 +28,7 @@ import torch
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .audio import AudioDecodeError, load_audio
+from .errors import UserError
 
 logger = logging.getLogger("xtreme_s")
 
@@ -43,7 +44,7 @@ IN_BATCH_SUFFIX = " (dropped from a training batch; counted each time it is draw
 SKIPPED_STATE = "xtreme_s_skipped"  # checkpoint file prefix: one per process
 
 
-class BadAudioError(ValueError):
+class BadAudioError(UserError, ValueError):
     """An evaluation item cannot be used; the message names it and says how to proceed."""
 
 

@@ -8,27 +8,83 @@ never overwritten unless `--overwrite_output_dir`.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import logging
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from .errors import UserError
 from .reporting import RESULTS_FILE
 
 logger = logging.getLogger("xtreme_s")
 
 MANIFEST_FILE = "xtreme_s_run.json"
+LOCK_FILE = ".xtreme_s.lock"
 _CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 # Files a run of ours may leave behind before it writes its manifest (e.g. an interrupted start, or logs).
-_HARMLESS = {".gitignore", ".DS_Store", "runs"}
+_HARMLESS = {".gitignore", ".DS_Store", "runs", LOCK_FILE}
 
 
-class OutputDirError(FileExistsError):
+class OutputDirError(UserError, FileExistsError):
     """--output_dir holds something this run must not resume or overwrite."""
+
+
+def _check_usable(out: Path) -> None:
+    """The output directory can be created and written (before anything long runs)."""
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"--output_dir {out} is a file, not a folder. Pass a folder path.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputDirError(f"--output_dir {out} cannot be created ({err.strerror}). Pass a folder you can "
+                             "write to.") from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputDirError(f"--output_dir {out} is not writable. Pass a folder you can write to.")
+
+
+@contextlib.contextmanager
+def output_dir_lock(args: Any) -> Iterator[None]:
+    """Hold `<output_dir>/.xtreme_s.lock` for the whole run, so two runs never write into one folder.
+
+    `fcntl.flock` on an open file: the operating system releases it when the process ends, however it ends (a
+    killed run leaves no stale lock; the file itself stays, harmlessly). Under torchrun only the main process
+    takes it: the other ranks are part of the same run."""
+    out = Path(args.output_dir)
+    if getattr(args, "process_index", 0) != 0:
+        yield
+        return
+    _check_usable(out)
+    try:
+        handle = open(out / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 (held until the run ends)
+    except OSError as err:
+        raise OutputDirError(f"--output_dir {out} is not writable ({err.strerror}). Pass a folder you can "
+                             "write to.") from err
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise OutputDirError(f"--output_dir {out} is in use by another run ({holder}). Wait for it to finish, "
+                                 "or use another --output_dir.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the lock
 
 
 def run_identity(task: Any, model_args: Any, data_args: Any) -> dict[str, Any]:
@@ -65,7 +121,12 @@ def resume_or_refuse(args: Any, identity: dict[str, Any]) -> str | None:
         return args.resume_from_checkpoint
     out = Path(args.output_dir)
     if not args.do_train:
-        return None  # evaluation only: nothing to resume, and no claim on the folder
+        # Evaluation only: nothing to resume; but never replace the results of a finished run.
+        if (out / RESULTS_FILE).exists() and not args.overwrite_output_dir:
+            raise OutputDirError(f"{out} already holds a finished run's {RESULTS_FILE}; this evaluation would "
+                                 "replace it. Pass another --output_dir (e.g. " f"{out}/eval), or "
+                                 "--overwrite_output_dir to replace it.")
+        return None
     if args.overwrite_output_dir:
         _write(args, out, identity)
         return None
@@ -75,7 +136,11 @@ def resume_or_refuse(args: Any, identity: dict[str, Any]) -> str | None:
         if (out / RESULTS_FILE).exists():
             raise OutputDirError(f"{out} already holds a finished run ({RESULTS_FILE}). {hint}")
         if manifest.is_file():
-            theirs = json.loads(manifest.read_text(encoding="utf-8"))
+            try:
+                theirs = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                raise OutputDirError(f"{manifest} is unreadable or corrupt ({err}), so this folder's run cannot be "
+                                     f"identified. {hint}") from err
             if theirs != identity:
                 raise OutputDirError(f"{out} holds another run: {_describe(theirs)} ({MANIFEST_FILE}); this run is "
                                      f"{_describe(identity)}. {hint}")

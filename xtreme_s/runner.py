@@ -15,9 +15,10 @@ import torch
 import transformers
 from transformers import set_seed
 
-from . import parquet_audio, report_card, reporting, run_manifest
+from . import parquet_audio, preflight, report_card, reporting, run_manifest
 from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
 from .distributed import check_sharding
+from .errors import UsageError
 from .families import get_family
 from .registry import ResolvedTask, resolve
 from .robustness import check_eval_split
@@ -51,9 +52,11 @@ def resume_checkpoint(args: XtremeSTrainingArguments, identity: dict | None = No
         return run_manifest.resume_or_refuse(args, identity or {})
 
 
-def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any) -> datasets.Dataset:
+def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any,
+                  limits: preflight.InputLimits | None = None) -> datasets.Dataset:
     durations = ds["duration"]
     lo, hi = data_args.min_duration_in_seconds, data_args.max_duration_in_seconds
+    shortest = limits.min_seconds if limits else 0.0
     keep = []
     for i, d in enumerate(durations):
         if d is None or d < 0:
@@ -64,6 +67,8 @@ def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any) -
             family.skip("train", f"longer than max_duration_in_seconds={hi}")
         elif d < lo:
             family.skip("train", f"shorter than min_duration_in_seconds={lo}")
+        elif d < shortest:  # the encoder's convolutions would have nothing to slide over (xtreme_s.preflight)
+            family.skip("train", f"shorter than the encoder's receptive field ({limits.describe()})")
         else:
             keep.append(i)
     if len(keep) < len(ds):
@@ -82,7 +87,8 @@ def load_task_data(task: ResolvedTask, data_args: DataArguments, model_args: Mod
     ctx = LoadContext(mirror_root=data_args.mirror_root, data_dir=data_args.data_dir,
                       revision=data_args.dataset_revision, cache_dir=model_args.cache_dir,
                       token=training_args.hub_token, num_proc=data_args.preprocessing_num_workers,
-                      source_layout=data_args.source_layout, mls_english_train_ids=data_args.mls_english_train_ids)
+                      source_layout=data_args.source_layout, mls_english_train_ids=data_args.mls_english_train_ids,
+                      allow_skipping=data_args.allow_skipping_eval_items, train_split=roles.get("train"))
     with training_args.main_process_first(desc="loading data"):
         splits, missing = load_splits(task, sorted(set(roles.values())), ctx, data_args.target_column_name)
     return {role: splits[name] for role, name in roles.items()}, ctx, missing
@@ -95,7 +101,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     report_card.protect_token(training_args)  # --hub_token never reaches training_args.bin, logs or cards
     training_args.remove_unused_columns = False  # our dataset yields encoded audio the collator decodes
     if data_args.dataset_name not in ("google/xtreme_s", "xtreme_s"):
-        raise ValueError(f"--dataset_name {data_args.dataset_name!r}: this runner reads the XTREME-S sources itself "
+        raise UsageError(f"--dataset_name {data_args.dataset_name!r}: this runner reads the XTREME-S sources itself "
                          "(select a task with --dataset_config_name). For your own data use --data_dir (a local "
                          "folder) or --mirror_root (a local copy of the Hub repositories).")
     task = resolve(data_args.dataset_config_name, data_args.task, data_args.language, data_args.target_column_name,
@@ -104,6 +110,8 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     logger.info("Task %s (%s): %d language(s), family %s", task.name, task.config_name, len(task.languages),
                 task.spec.family)
     family_cls = get_family(task.spec.family)  # fail before loading any data if the head is not available
+    preflight.check_models(model_args, training_args, task.spec.family)  # offline, typo, push_to_hub: seconds
+    limits = preflight.input_limits(model_args)
     checkpoint = resume_checkpoint(training_args, run_manifest.run_identity(task, model_args, data_args))
     set_seed(training_args.seed)
 
@@ -115,20 +123,33 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     if training_args.do_predict:
         roles["predict"] = data_args.predict_split_name
     if not roles:
-        raise ValueError("Nothing to do: pass --do_train, --do_eval and/or --do_predict.")
+        raise UsageError("Nothing to do: pass --do_train, --do_eval and/or --do_predict.")
     data, ctx, missing = load_task_data(task, data_args, model_args, training_args, roles)
 
     family = family_cls(task, model_args, data_args, training_args)
+    for split, counts in ctx.skipped.items():  # rows the sources left out (e.g. a language not in the task)
+        for reason, n in counts.items():
+            family.skip(split, reason, n)
     if "train" in data:
-        data["train"] = _limit(_filter_train(data["train"], data_args, family), data_args.max_train_samples)
+        data["train"] = _limit(_filter_train(data["train"], data_args, family, limits), data_args.max_train_samples)
     for role, limit in (("eval", data_args.max_eval_samples), ("predict", data_args.max_predict_samples)):
         if role in data:
             data[role] = _limit(data[role], limit)
+            if len(data[role]) == 0:
+                flag = f"--max_{role}_samples"
+                raise UsageError(f"The {role} split '{roles[role]}' has no utterance to score"
+                                 f"{f' ({flag} {limit})' if limit is not None else ''}. Check the data, "
+                                 f"--{role}_split_name and {flag}, or drop --do_{role}.")
             # A full decode where a long run would otherwise find a bad test clip only at its end.
             full = training_args.do_train or data_args.allow_skipping_eval_items
             with training_args.main_process_first(desc=f"checking {role} audio"):
                 data[role] = check_eval_split(data[role], roles[role], full, data_args.allow_skipping_eval_items,
                                               family, data_args.preprocessing_num_workers)
+            short = sum(1 for d in data[role]["duration"] if 0 <= d < limits.min_seconds)
+            if short:  # scored, padded with silence up to what the encoder needs (SpeechCollator.min_samples)
+                family.notes.setdefault("padded_to_encoder_minimum", {})[roles[role]] = short
+                logger.warning("%s: %d clip(s) shorter than the encoder's receptive field (%s) are padded with "
+                               "silence to that length and scored.", roles[role], short, limits.describe())
     for role, ds in data.items():
         logger.info("%s split '%s': %d utterances, %.1f s of audio", role, roles[role], len(ds), sum(ds["duration"]))
 
@@ -136,7 +157,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         prepared = family.prepare(data)
     if "train" in prepared:
         if len(prepared["train"]) == 0:
-            raise ValueError(f"No training utterance is usable; skipped: {dict(family.skipped.get('train', {}))}. "
+            raise UsageError(f"No training utterance is usable; skipped: {dict(family.skipped.get('train', {}))}. "
                              "Check the data and --max/min_duration_in_seconds.")
         prepared["train"].skip_bad_audio = True  # the collator drops undecodable training clips and counts them
     if data_args.preprocessing_only:
@@ -154,7 +175,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         args=training_args,
         train_dataset=prepared.get("train"),
         eval_dataset=prepared.get("eval"),
-        data_collator=family.collator(),
+        data_collator=family.collator().with_min_samples(limits.min_samples),
         processing_class=family.processor,
         compute_metrics=family.compute_metrics_for("eval", prepared["eval"]) if "eval" in prepared else None,
         preprocess_logits_for_metrics=family.preprocess_logits_for_metrics,

@@ -15,12 +15,12 @@ long recordings.
 
 from __future__ import annotations
 
-import csv
 import glob
 import logging
 import os
 import random
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,8 @@ from datasets import Audio, ClassLabel, Dataset
 
 from . import parquet_audio, raw_layout
 from .audio import AudioDecodeError, audio_info
+from .errors import UserError
+from .manifest import ManifestError, read_manifest
 from .registry import FLEURS_GROUPS, FLEURS_LOCALES, ResolvedTask
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ SPLITS = ("train", "validation", "test")
 MIRROR_ENV = "XTREME_S_MIRROR_ROOT"
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError, RuntimeError):
     """The data cannot be found or read; the message says what to download and where to put it."""
 
 
@@ -71,6 +73,9 @@ class LoadContext:
     splits: tuple[str, ...] = ()  # every split this run loads (set by load_splits)
     record: dict = field(default_factory=dict)  # files, revisions and layouts actually read, for results.json
     resolved: dict = field(default_factory=dict)  # (repo, requested revision) -> commit, resolved once per run
+    allow_skipping: bool = False  # --allow_skipping_eval_items: evaluation rows may be left out (and counted)
+    train_split: str | None = "train"  # the split trained on: its rows may always be left out (and counted)
+    skipped: dict = field(default_factory=dict)  # split -> reason -> rows the sources left out, for results.json
 
     @property
     def mirror(self) -> str | None:
@@ -157,6 +162,8 @@ def _undecoded_features(path: str) -> datasets.Features:
         elif name == "audio" and isinstance(feature, dict) and set(feature) == {"bytes", "path"}:
             # A struct of bytes + path written without the `huggingface` metadata: the same cells, read as audio.
             features[name] = Audio(decode=False)
+        elif name == "audio" and getattr(feature, "dtype", None) in ("binary", "large_binary"):
+            features[name] = Audio(decode=False)  # encoded audio as plain bytes: read in place like a struct
     return features
 
 
@@ -337,13 +344,13 @@ class SourceAdapter:
         """The raw layout converted once into local parquet (xtreme_s.raw_layout); returns the parquet files."""
         local = [_local_file(f, ctx) for f in plan.files]
         try:
-            rows = raw_layout.read_tsv(local[0], self.raw_tsv_columns)
+            rows = read_manifest(local[0], columns=self.raw_tsv_columns)
             dest = raw_layout.conversion_dir(ctx.cache_dir or datasets.config.HF_DATASETS_CACHE, plan.repo, language,
                                              split, local)
             files, summary = raw_layout.convert_shards(
                 local[1:], dest, self.raw_features, self.raw_row_maker(rows, language),
                 f"Converting {plan.repo} {language} {split} tar shards to parquet")
-        except raw_layout.RawLayoutError as err:
+        except (raw_layout.RawLayoutError, ManifestError) as err:
             raise SourceError(f"{plan.repo} {language} {split} (raw layout): {err}") from err
         missing = len(rows) - summary["rows"]
         if missing > 0:
@@ -465,7 +472,19 @@ class FleursAdapter(SourceAdapter):
         ds = ds.add_column("utterance", [os.path.basename(p) for p in ds["path"]])
         return _finish(ds, language, "utterance", {}, ["transcription", "raw_transcription", "lang_id",
                                                        "sentence_id", "lang_group_id", "gender", "num_samples"],
-                       lambda d: d.add_column("duration", [n / 16_000 for n in d["num_samples"]]), ctx)
+                       _fleurs_durations, ctx)
+
+
+def _fleurs_durations(ds: Dataset) -> Dataset:
+    """From `num_samples` (16 kHz) where the row has it; from the audio header where it is missing or null."""
+    counts = ds["num_samples"] if "num_samples" in ds.column_names else [None] * len(ds)
+    if all(n is not None for n in counts):
+        return ds.add_column("duration", [n / 16_000 for n in counts])
+    logger.warning("FLEURS: %d of %d rows have no num_samples; reading their audio headers instead.",
+                   sum(n is None for n in counts), len(ds))
+    headers = _header_durations({"audio": ds.select([i for i, n in enumerate(counts) if n is None])["audio"]})
+    fill = iter(headers["duration"])
+    return ds.add_column("duration", [n / 16_000 if n is not None else next(fill) for n in counts])
 
 
 class MlsAdapter(SourceAdapter):
@@ -654,10 +673,16 @@ def _hf_open(ctx: LoadContext) -> Callable:
 # ---- sources downloaded by hand ----------------------------------------------------------------------------
 
 
-def _read_tsv(path: Path) -> list[dict[str, str]]:
-    """Common Voice / CoVoST TSVs: unquoted, backslash-escaped (as the reference loader read them)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\"))
+def _typed(path: Path, rows: list[dict[str, str]], column: str, kind: type) -> list:
+    """A manifest column as numbers, each bad cell reported with its line (header = line 1, blank lines aside)."""
+    out = []
+    for k, r in enumerate(rows):
+        try:
+            out.append(kind(r[column]))
+        except ValueError:
+            raise SourceError(f"{path}: row {k + 1} (after the header), column {column!r}: {r[column]!r} is not "
+                              f"{'an integer' if kind is int else 'a number'}.") from None
+    return out
 
 
 def _require_dir(ctx: LoadContext, task: str, instructions: str) -> Path:
@@ -743,9 +768,10 @@ class Covost2Adapter(SourceAdapter):
         if not (lang_dir / "validated.tsv").is_file() or covost is None:
             raise SourceError(f"CoVoST-2 {language}->en: missing {lang_dir / 'validated.tsv'} or "
                               f"covost_v2.{cv}_en.tsv. {self.instructions}")
-        sentences = {r["path"]: r for r in _read_tsv(lang_dir / "validated.tsv")}
+        sentences = {r["path"]: r for r in read_manifest(lang_dir / "validated.tsv", "\\", ("path", "sentence"))}
         wanted = {"train": ("train", "train_covost"), "validation": ("dev",), "test": ("test",)}[split]
-        rows = [r for r in _read_tsv(covost) if r.get("split") in wanted and r["path"] in sentences]
+        rows = [r for r in read_manifest(covost, "\\", ("path", "translation", "split"))
+                if r["split"] in wanted and r["path"] in sentences]
         if not rows:
             raise SourceError(f"CoVoST-2 {language}->en {split}: no rows of {covost} join {lang_dir/'validated.tsv'}.")
         ctx.record.setdefault("files", []).append(str(covost))
@@ -845,17 +871,23 @@ class LocalFolderAdapter(SourceAdapter):
         root = Path(ctx.data_dir or ".")
         tsv = root / f"{split}.tsv"
         if tsv.is_file():
-            with open(tsv, encoding="utf-8", newline="") as f:
-                rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-            if rows and "path" not in rows[0]:
-                raise SourceError(f"{tsv} needs a 'path' column (audio file, relative to {root}).")
-            cols = {k: [r[k] for r in rows] for k in (rows[0] if rows else {}) if k != "path"}
+            try:
+                rows = read_manifest(tsv, required=("path",))
+            except ManifestError as err:
+                if "needs the column(s) 'path'" in str(err):
+                    raise SourceError(f"{tsv} needs a 'path' column (audio file, relative to {root}); "
+                                      f"{err}") from None
+                raise
+            if not rows:
+                raise SourceError(f"{tsv}: no rows after the header.")
+            cols = {k: [r[k] for r in rows] for k in rows[0] if k != "path"}
             for k in ("intent_class", "lang_id"):
-                if k in cols:
+                # Ids, or class names (mapped to ids by the classification family, which knows the label list).
+                if k in cols and all(v.strip().lstrip("-").isdigit() for v in cols[k]):
                     cols[k] = [int(v) for v in cols[k]]
             if "duration" in cols:
-                cols["duration"] = [float(v) for v in cols["duration"]]
-            audio = [{"bytes": None, "path": str((root / r["path"]).resolve())} for r in rows]
+                cols["duration"] = _typed(tsv, rows, "duration", float)
+            audio = [{"bytes": None, "path": _resolve(root, r["path"], tsv, k)} for k, r in enumerate(rows)]
             ds = Dataset.from_dict({"audio": audio, **cols})
             ctx.record.setdefault("files", []).append(str(tsv))
         else:
@@ -863,6 +895,10 @@ class LocalFolderAdapter(SourceAdapter):
             if not files:
                 raise SourceError(f"{root}: no {split}.tsv, {split}/*.parquet or {split}*.parquet for split '{split}'.")
             ds = load_parquet_files(files, ctx)
+            if "audio" not in ds.column_names:
+                raise SourceError(f"{files[0]}: no 'audio' column (columns: {', '.join(ds.column_names)}). A local "
+                                  "parquet needs the audio in a column named 'audio' (an Audio struct with bytes "
+                                  "and path, or plain bytes).")
             ctx.record.setdefault("files", []).extend(files)
         if "language" not in ds.column_names:
             if not self.single_language:
@@ -873,6 +909,13 @@ class LocalFolderAdapter(SourceAdapter):
         if "duration" not in ds.column_names:
             ds = add_header_durations(ds, ctx)
         return ds
+
+
+def _resolve(root: Path, rel: str, manifest: Path, row: int) -> str:
+    try:
+        return str((root / rel).resolve())
+    except (OSError, RuntimeError) as err:  # a symlink loop
+        raise SourceError(f"{manifest}: row {row + 1} (after the header): cannot resolve {rel!r}: {err}.") from None
 
 
 ADAPTERS: dict[str, SourceAdapter] = {
@@ -892,6 +935,49 @@ def with_target(ds: Dataset, column: str, source: str, where: str) -> Dataset:
     return ds.add_column("target", ds[column], feature=ds.features[column])
 
 
+def _languages_of_task(ds: Dataset, split: str, task: ResolvedTask, ctx: LoadContext) -> Dataset:
+    """Keep the rows in the task's languages; never drop an evaluation row silently.
+
+    Codes are matched case-insensitively where that is unambiguous (`PL` is `pl`). Rows of other languages are
+    left out of a training split and counted; in an evaluation split they are an error unless
+    --allow_skipping_eval_items, and then counted under `skipped.<split>` in results.json."""
+    wanted = set(task.languages)
+    by_fold: dict[str, set[str]] = {}
+    for lang in task.languages:
+        by_fold.setdefault(lang.casefold(), set()).add(lang)
+    found = set(ds.unique("language"))
+    rename = {f: next(iter(by_fold[f.casefold()])) for f in found - wanted
+              if len(by_fold.get(f.casefold(), ())) == 1}
+    if rename:
+        logger.warning("%s %s: language code(s) %s read as %s (case-insensitive match).", ctx.data_dir, split,
+                       ", ".join(sorted(rename)), ", ".join(rename[k] for k in sorted(rename)))
+        ds = ds.map(lambda lang: {"language": rename.get(lang, lang)}, input_columns=["language"],
+                    desc="Language codes")
+        found = {rename.get(f, f) for f in found}
+    if not found & wanted:
+        raise SourceError(f"{ctx.data_dir} {split}: no row is in the languages of {task.config_name} "
+                          f"(found {', '.join(sorted(found)) or 'none'}; codes must match, e.g. "
+                          f"{', '.join(task.languages[:3])}).")
+    outside = found - wanted
+    if not outside:
+        return ds
+    languages = ds["language"]
+    counts = Counter(lang for lang in languages if lang not in wanted)
+    listing = ", ".join(f"{lang} ({n})" for lang, n in sorted(counts.items()))
+    is_train = split == ctx.train_split
+    if not is_train and not ctx.allow_skipping:
+        raise SourceError(f"{ctx.data_dir} {split}: {sum(counts.values())} row(s) are in languages outside "
+                          f"{task.config_name}: {listing}. Evaluation rows are never dropped silently: fix their "
+                          "'language' codes, pick a config with those languages, or pass --allow_skipping_eval_items "
+                          "to leave them out (counted in results.json).")
+    key = "train" if is_train else split
+    for lang, n in counts.items():
+        ctx.skipped.setdefault(key, Counter())[f"language {lang} not in {task.config_name}"] += n
+    logger.warning("%s %s: LEAVING OUT rows of languages outside %s (counted in results.json): %s", ctx.data_dir,
+                   split, task.config_name, listing)
+    return ds.select([i for i, lang in enumerate(languages) if lang in wanted])
+
+
 def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext,
                 target_column: str | None = None) -> tuple[dict[str, Dataset], list[str]]:
     """Every requested split of a task, all its languages concatenated, in the common schema.
@@ -908,22 +994,12 @@ def load_splits(task: ResolvedTask, splits: list[str], ctx: LoadContext,
         local = LocalFolderAdapter(task.languages[0] if len(task.languages) == 1 else None)
     out: dict[str, Dataset] = {}
     missing: list[str] = []
-    wanted = set(task.languages)
     ctx.splits = tuple(splits)
     for split in splits:
         if split not in SPLITS:
             raise SourceError(f"Unknown split '{split}'; XTREME-S splits are {', '.join(SPLITS)}.")
         if local is not None:
-            ds = local.load_split(split, ctx)
-            found = set(ds.unique("language"))
-            if not found & wanted:
-                raise SourceError(f"{ctx.data_dir} {split}: no row is in the languages of {task.config_name} "
-                                  f"(found {', '.join(sorted(found)) or 'none'}; codes must match, e.g. "
-                                  f"{', '.join(task.languages[:3])}).")
-            if found - wanted:
-                logger.warning("%s %s: ignoring rows of languages outside %s: %s", ctx.data_dir, split,
-                               task.config_name, ", ".join(sorted(found - wanted)))
-                ds = ds.filter(lambda lang: lang in wanted, input_columns=["language"])
+            ds = _languages_of_task(local.load_split(split, ctx), split, task, ctx)
             out[split] = with_target(ds, target_column, "local", f"{ctx.data_dir} {split}")
             continue
         parts = []

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from . import raw_layout
+from .manifest import read_manifest
 from .registry import TASKS, resolve
 from .sources import (
     ADAPTERS,
@@ -58,7 +58,7 @@ def _parquet_stats(files: list[str], ctx: LoadContext) -> tuple[int, float | Non
 
 
 def _raw_stats(plan: SourcePlan, ctx: LoadContext, columns: tuple[str, ...] | None) -> tuple[int, float | None]:
-    rows = raw_layout.read_tsv(_local_file(plan.files[0], ctx), columns)
+    rows = read_manifest(_local_file(plan.files[0], ctx), columns=columns)
     if rows and "num_samples" in rows[0]:
         return len(rows), sum(int(r["num_samples"]) for r in rows) / 16_000
     return len(rows), None

@@ -8,6 +8,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 # The characters the reference runner deleted before training and scoring (spec section 4, [RUN]).
 REFERENCE_CHARS_TO_IGNORE = (",", "?", ".", "!", "-", ";", ":", '"', "“", "%", "‘", "”", "�")
@@ -81,3 +82,14 @@ def save_vocab(vocab: dict[str, int], directory: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(vocab, ensure_ascii=False, indent=1), encoding="utf-8")
     return path
+
+
+def encode_characters(tokenizer: Any, text: str) -> list[int]:
+    """CTC label ids of `text`, one per character (space -> the word delimiter), unknown characters -> [UNK].
+
+    Not `tokenizer(text)`: Wav2Vec2CTCTokenizer first splits out special tokens, so a literal "[PAD]" or "[UNK]" in
+    a transcript would become the CTC blank or the unknown id (and drop the space after it). Text is text."""
+    delimiter = tokenizer.word_delimiter_token
+    if getattr(tokenizer, "do_lower_case", False):  # the tokenizer's own convention (its vocabulary is uppercase)
+        text = text.upper()
+    return tokenizer.convert_tokens_to_ids([delimiter if ch == " " else ch for ch in text])

@@ -19,6 +19,7 @@ from datasets import ClassLabel, Dataset
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification, PreTrainedModel
 
 from ..collators import SpeechDataset
+from ..errors import UsageError
 from ..registry import FLEURS_LOCALES, MINDS14_INTENTS
 from ..report_card import pyplot
 from .base import TaskFamily
@@ -40,7 +41,7 @@ def label_names_of(splits: dict[str, Dataset], task_name: str) -> list[str]:
             return list(feature.names)
     if task_name in FALLBACK_LABELS:
         return list(FALLBACK_LABELS[task_name])
-    raise ValueError(f"{task_name}: the target column is not a ClassLabel and no label list is known for this "
+    raise UsageError(f"{task_name}: the target column is not a ClassLabel and no label list is known for this "
                      "task; cannot map targets to class ids.")
 
 
@@ -92,13 +93,13 @@ class ClassificationFamily(TaskFamily):
                                             token=self.training_args.hub_token)
         saved = self._checkpoint_labels(config)
         if saved is None:
-            raise ValueError(f"Evaluating without --do_train needs a fine-tuned audio-classification checkpoint "
+            raise UsageError(f"Evaluating without --do_train needs a fine-tuned audio-classification checkpoint "
                              f"(a *ForSequenceClassification config with id2label); {m.model_name_or_path} has no "
                              "trained classification head. Add --do_train, or point --model_name_or_path at the "
                              "output directory of a finished run.")
         if saved != names:
             diff = [f"{i}: {a!r} vs {b!r}" for i, (a, b) in enumerate(zip(saved, names, strict=False)) if a != b]
-            raise ValueError(f"{m.model_name_or_path} was trained on other labels than {self.task.config_name} "
+            raise UsageError(f"{m.model_name_or_path} was trained on other labels than {self.task.config_name} "
                              f"uses: checkpoint has {len(saved)} classes, the data {len(names)}"
                              + (f"; first differences (id: checkpoint vs data): {', '.join(diff[:5])}" if diff
                                 else "") + ". Its predictions would be meaningless on this task.")
@@ -110,7 +111,7 @@ class ClassificationFamily(TaskFamily):
         for v in values:
             if isinstance(v, str):
                 if v not in self.label2id:
-                    raise ValueError(f"{split}: unknown class {v!r} (valid: {', '.join(self.id2label.values())}).")
+                    raise UsageError(f"{split}: unknown class {v!r} (valid: {', '.join(self.id2label.values())}).")
                 out.append(self.label2id[v])
             else:
                 out.append(-1 if v is None else int(v))
@@ -137,7 +138,7 @@ class ClassificationFamily(TaskFamily):
                 reasons = [None if 0 <= y < len(names) else "no class label" for y in ids]
                 ds, (ids,) = self.drop_training_rows(split, ds, reasons, ids)
             elif bad:
-                raise ValueError(f"{split}: {len(bad)} utterance(s) have no valid class label "
+                raise UsageError(f"{split}: {len(bad)} utterance(s) have no valid class label "
                                  f"({', '.join(ds.select(bad[:5])['id'])}...); evaluation items are never dropped.")
             self.references[split] = [names[y] for y in ids]
             if split == "train":

@@ -17,7 +17,17 @@ from transformers import (
 )
 
 from ..collators import SpeechDataset
-from ..text import PAD_TOKEN, UNK_TOKEN, WORD_DELIMITER, TextNormalizer, build_vocab, oov_characters, save_vocab
+from ..errors import UsageError
+from ..text import (
+    PAD_TOKEN,
+    UNK_TOKEN,
+    WORD_DELIMITER,
+    TextNormalizer,
+    build_vocab,
+    encode_characters,
+    oov_characters,
+    save_vocab,
+)
 from .base import TaskFamily
 
 logger = logging.getLogger(__name__)
@@ -57,7 +67,7 @@ class CTCFamily(TaskFamily):
                                                                  cache_dir=self.model_args.cache_dir,
                                                                  token=self.training_args.hub_token)
             except (OSError, TypeError, ValueError) as err:
-                raise ValueError(f"Evaluating without --do_train needs a fine-tuned CTC checkpoint with its "
+                raise UsageError(f"Evaluating without --do_train needs a fine-tuned CTC checkpoint with its "
                                  f"tokenizer (vocab.json); {self.model_args.model_name_or_path} has none.") from err
         processor = Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer)
         if self.training_args.should_save:
@@ -77,7 +87,7 @@ class CTCFamily(TaskFamily):
         out: dict[str, SpeechDataset] = {}
         for split, ds in splits.items():
             split_texts = texts[split]
-            labels = [tok(t).input_ids for t in split_texts]
+            labels = [encode_characters(tok, t) for t in split_texts]
             if split == train:
                 reasons = [
                     "empty transcript" if not text else

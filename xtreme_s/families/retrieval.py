@@ -28,6 +28,7 @@ from datasets import Dataset
 from transformers import AutoFeatureExtractor, AutoModel
 
 from ..collators import SpeechDataset
+from ..errors import UsageError
 from ..metrics import per_language, precision_at_1
 from ..registry import resolve
 from ..sources import LoadContext, load_splits
@@ -44,7 +45,7 @@ class PooledEncoder(torch.nn.Module):
     def __init__(self, encoder: torch.nn.Module, layer: int = -1, pooling: str = "mean"):
         super().__init__()
         if pooling not in ("mean", "max"):
-            raise ValueError(f"--retrieval_pooling {pooling!r}: choose mean or max")
+            raise UsageError(f"--retrieval_pooling {pooling!r}: choose mean or max")
         self.encoder, self.layer, self.pooling = encoder, layer, pooling
 
     @property
@@ -58,7 +59,7 @@ class PooledEncoder(torch.nn.Module):
         out = self.encoder(**inputs, attention_mask=attention_mask, output_hidden_states=True)
         layers = out.hidden_states
         if not -len(layers) <= self.layer < len(layers):
-            raise ValueError(f"--retrieval_layer {self.layer}: the model has hidden states 0..{len(layers) - 1} "
+            raise UsageError(f"--retrieval_layer {self.layer}: the model has hidden states 0..{len(layers) - 1} "
                              "(0 = feature projection, -1 = last layer)")
         hidden = layers[self.layer]
         mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
@@ -90,7 +91,7 @@ def retrieve(queries: np.ndarray, keys: np.ndarray, similarity: str = "cosine", 
     if similarity == "margin":
         sim = margin_scores(sim, k)
     elif similarity != "cosine":
-        raise ValueError(f"--retrieval_similarity {similarity!r}: choose cosine or margin")
+        raise UsageError(f"--retrieval_similarity {similarity!r}: choose cosine or margin")
     return sim.argmax(1)
 
 
@@ -123,7 +124,7 @@ class RetrievalFamily(TaskFamily):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if self.training_args.do_train:
-            raise ValueError("fleurs-retrieval has no training step: it scores a pretrained or fine-tuned encoder "
+            raise UsageError("fleurs-retrieval has no training step: it scores a pretrained or fine-tuned encoder "
                              "as it is. Drop --do_train and pass --do_predict (test split) and/or --do_eval.")
         self.active: str | None = None
         self.datasets: dict[str, RetrievalDataset] = {}
@@ -159,11 +160,11 @@ class RetrievalFamily(TaskFamily):
             wanted = set(d.retrieval_query_languages or []) or (set(ds.unique("language")) - {key_lang})
             unknown = wanted - set(ds.unique("language"))
             if unknown:
-                raise ValueError(f"--retrieval_query_languages: {', '.join(sorted(unknown))} not in the {split} "
+                raise UsageError(f"--retrieval_query_languages: {', '.join(sorted(unknown))} not in the {split} "
                                  f"data of {self.task.config_name}")
             queries = ds.select([i for i, lang in enumerate(ds["language"]) if lang in wanted and lang != key_lang])
             if len(queries) == 0:
-                raise ValueError(f"fleurs-retrieval: no non-English query in {self.task.config_name} {split}.")
+                raise UsageError(f"fleurs-retrieval: no non-English query in {self.task.config_name} {split}.")
             keys = english[split]
             parts = [("query", queries), (KEY, keys)]
             parts += [(DISTRACTOR, english[s]) for s in distractor_splits if s != split]
