@@ -34,3 +34,34 @@ def run_cli(args: list[str], output_dir: Path, cache_dir: Path) -> dict | None:
           "--disable_tqdm", "True", "--dataloader_num_workers", "0"])
     path = output_dir / "results.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every skipped test says why (and so what a newcomer misses and how to get it)."""
+    for item in items:
+        for mark in [*item.iter_markers(name="skip"), *item.iter_markers(name="skipif")]:
+            if not mark.kwargs.get("reason"):
+                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{mark.name} needs reason=... (say why)")
+
+
+def run_user_cli(args: list[str], capsys, output_dir: Path | None = None, cache_dir: Path | None = None
+                 ) -> tuple[int, str]:
+    """The command line as a user meets it (`xtreme_s.cli.main()` on sys.argv, the one error policy included):
+    returns the exit code and stderr."""
+    import sys
+    from unittest import mock
+
+    from xtreme_s.cli import main
+
+    extra = [] if output_dir is None else ["--output_dir", str(output_dir)]
+    extra += [] if cache_dir is None else ["--cache_dir", str(cache_dir)]
+    argv = ["xtreme-s", *args, *extra, "--report_to", "none", "--disable_tqdm", "True",
+            "--dataloader_num_workers", "0"]
+    capsys.readouterr()
+    code = 0
+    with mock.patch.object(sys, "argv", argv):
+        try:
+            main()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return code, capsys.readouterr().err

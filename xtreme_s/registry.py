@@ -152,9 +152,11 @@ class UnknownTaskError(UserError, ValueError):
 
 def _unknown(kind: str, value: str, valid: list[str]) -> UnknownTaskError:
     """The closest valid names (difflib), never the whole list: there are 169 config names."""
-    close = difflib.get_close_matches(value, valid, n=3, cutoff=0.5)
-    if not close:  # e.g. `PL` for `pl` or a language code alone: match case-insensitively, then by suffix
-        close = [v for v in valid if v.lower() == value.lower() or v.lower().endswith("." + value.lower())][:3]
+    same = [v for v in valid if v.casefold() == value.casefold()]  # `voxpopuli.PL` for `voxpopuli.pl`
+    close = same + [v for v in difflib.get_close_matches(value, valid, n=3, cutoff=0.5) if v not in same]
+    if not close:  # a language code alone: match by suffix
+        close = [v for v in valid if v.lower().endswith("." + value.lower())]
+    close = close[:3]
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     listing = f" Valid {kind}s: {', '.join(valid)}." if len(valid) <= 12 else \
         " `xtreme-s tasks` lists the tasks and config names."

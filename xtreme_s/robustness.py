@@ -155,7 +155,8 @@ def check_eval_split(ds: datasets.Dataset, split: str, full_decode: bool, allow_
         problems = ds.select_columns(cols).map(_problems, batched=True, batch_size=64, remove_columns=cols,
                                                desc=f"Decoding {split} audio", num_proc=num_proc)["problem"]
     else:
-        problems = [UNREADABLE_HEADER if d is None or d < 0 else "" for d in ds["duration"]]
+        problems = [UNREADABLE_HEADER if d is None or d < 0 else EMPTY_AUDIO if d == 0 else ""
+                    for d in ds["duration"]]
     bad = [i for i, p in enumerate(problems) if p]
     if not bad:
         return ds

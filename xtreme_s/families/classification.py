@@ -108,11 +108,26 @@ class ClassificationFamily(TaskFamily):
     def _to_ids(self, values: Sequence[Any], split: str) -> list[int]:
         """Targets as class ids; strings (plain local folders) are looked up by name."""
         out = []
+        folded: dict[str, list[int]] = {}
+        for name, i in self.label2id.items():
+            folded.setdefault(name.casefold(), []).append(i)
         for v in values:
             if isinstance(v, str):
-                if v not in self.label2id:
-                    raise UsageError(f"{split}: unknown class {v!r} (valid: {', '.join(self.id2label.values())}).")
-                out.append(self.label2id[v])
+                # A class name (exactly, or case-insensitively where only one name matches), or an id as text.
+                name = v.strip()
+                if name in self.label2id:
+                    out.append(self.label2id[name])
+                elif len(folded.get(name.casefold(), ())) == 1:
+                    out.append(folded[name.casefold()][0])
+                elif name.isdigit():
+                    out.append(int(name))
+                else:
+                    import difflib
+
+                    close = difflib.get_close_matches(name, list(self.label2id), n=3)
+                    raise UsageError(f"{split}: unknown class {v!r} in the target column"
+                                     f"{f' (did you mean {close}?)' if close else ''}; give class names of "
+                                     f"{self.task.config_name} or their ids 0-{len(self.label2id) - 1}.")
             else:
                 out.append(-1 if v is None else int(v))
         return out
