@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
-from conftest import ROOT, TINY_MODEL, run_user_cli
+from conftest import TINY_MODEL, run_user_cli
 
 from xtreme_s import registry
 from xtreme_s.sources import LoadContext, load_splits
