@@ -264,6 +264,7 @@ def test_evaluation_rows_of_other_languages_are_an_error_or_counted(tmp_path, ca
     assert code == 0, err[-3000:]
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["skipped"]["validation"] == {"language sw not in voxpopuli.pl": 1}
+    assert "language sw not in voxpopuli.pl" in (tmp_path / "out" / "results.md").read_text()  # the summary
     assert results["skipped"]["train"] == {"shorter than the encoder's receptive field (400 samples = 25 ms)": 1}
     val_result = results["splits"]["validation"]
     assert val_result["num_examples"] == 3  # PL, Pl and the short clip (padded), all scored

@@ -115,8 +115,9 @@ class DataArguments:
     min_duration_in_seconds: float = field(
         default=0.0, metadata={"help": "Training clips shorter than this are skipped (and counted)."})
     allow_skipping_eval_items: bool = field(
-        default=False, metadata={"help": "Skip evaluation/test items whose audio cannot be decoded (counted in "
-                                         "results.json, excluded from metrics) instead of stopping the run."})
+        default=False, metadata={"help": "Skip evaluation/test items that cannot be scored (audio that cannot be "
+                                         "decoded, a language outside the config) instead of stopping the run; "
+                                         "they are counted under skipped.<split> in results.json."})
     preprocessing_only: bool = field(
         default=False, metadata={"help": "Load data, build vocabulary/labels and cache them, then stop (run once "
                                          "on one process before a multi-GPU job)."})
@@ -374,7 +375,7 @@ def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, ar
 
     A config file's model (the real XLS-R) is replaced: `make mls MINI=1` runs the recipe on the tiny model."""
     if not MINI_ROOT.is_dir():
-        raise FileNotFoundError(f"--mini needs the bundled mini benchmark at {MINI_ROOT} (run from a checkout, or "
+        raise UsageError(f"--mini needs the bundled mini benchmark at {MINI_ROOT} (run from a checkout, or "
                                 "regenerate it with `make mini-benchmark`).")
     if data_args.mirror_root is None:
         data_args.mirror_root = str(MINI_ROOT / "hub")

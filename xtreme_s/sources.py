@@ -76,6 +76,9 @@ class LoadContext:
     allow_skipping: bool = False  # --allow_skipping_eval_items: evaluation rows may be left out (and counted)
     train_split: str | None = "train"  # the split trained on: its rows may always be left out (and counted)
     skipped: dict = field(default_factory=dict)  # split -> reason -> rows the sources left out, for results.json
+    # A second read of a folder for some of its languages (retrieval keys): the other rows are read and scored by
+    # the run's main load, so they are left out here without counting.
+    select_languages: bool = False
 
     @property
     def mirror(self) -> str | None:
@@ -964,6 +967,8 @@ def _languages_of_task(ds: Dataset, split: str, task: ResolvedTask, ctx: LoadCon
     languages = ds["language"]
     counts = Counter(lang for lang in languages if lang not in wanted)
     listing = ", ".join(f"{lang} ({n})" for lang, n in sorted(counts.items()))
+    if ctx.select_languages:
+        return ds.filter(lambda lang: lang in wanted, input_columns=["language"])
     is_train = split == ctx.train_split
     if not is_train and not ctx.allow_skipping:
         raise SourceError(f"{ctx.data_dir} {split}: {sum(counts.values())} row(s) are in languages outside "

@@ -140,7 +140,7 @@ class RetrievalFamily(TaskFamily):
         d, m = self.data_args, self.model_args
         ctx = LoadContext(mirror_root=d.mirror_root, data_dir=d.data_dir, revision=d.dataset_revision,
                           cache_dir=m.cache_dir, token=self.training_args.hub_token,
-                          num_proc=d.preprocessing_num_workers)
+                          num_proc=d.preprocessing_num_workers, select_languages=True)
         key_task = resolve(f"fleurs.{d.retrieval_key_language}", task="fleurs-retrieval")
         loaded, _ = load_splits(key_task, sorted(set(splits)), ctx, d.target_column_name)
         return loaded
