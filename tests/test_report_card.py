@@ -75,13 +75,15 @@ def test_push_to_hub_uploads_card_and_results_and_never_writes_the_token(tmp_pat
     hub = FakeHub()
     monkeypatch.setattr("transformers.trainer.hf_api", lambda: hub)
     monkeypatch.delenv("HF_TOKEN", raising=False)  # restored after the test
+    checked = []  # the start-up check (offline, logged in) needs the real Hub: recorded instead
+    monkeypatch.setattr("xtreme_s.preflight.check_push_to_hub", checked.append)
     caplog.set_level(logging.DEBUG)
     out = tmp_path / "run"
     run_cli(["--mini", "--dataset_config_name", "mls.pl", "--do_train", "--do_predict", "--max_steps", "2",
              "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4", "--eval_strategy", "no",
              "--save_strategy", "no", "--push_to_hub", "True", "--hub_model_id", "xls-r-mls-pl",
              "--push_to_hub_token", SECRET], out, hf_cache)
-    assert hub.repos == [("xls-r-mls-pl", None)]
+    assert len(checked) == 1 and hub.repos == [("xls-r-mls-pl", None)]
     # The Trainer's save_model pushes once after training ("Model save"); ours is the final upload.
     assert [u["commit_message"] for u in hub.uploads][-1] == "XTREME-S mls (mls.pl)"
     assert all(u["token"] is None and u["env_token"] == SECRET for u in hub.uploads)  # authenticated via HF_TOKEN

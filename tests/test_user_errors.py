@@ -155,7 +155,7 @@ def test_a_second_run_into_a_locked_output_dir_stops_and_a_killed_run_leaves_no_
     # Another process holds the directory (as a running run does), then is killed with SIGKILL.
     holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); "
                                "fcntl.flock(f, fcntl.LOCK_EX); f.write('pid 1 on host'); f.flush(); print('held', "
-                               "flush=True); time.sleep(600)", str(out / ".xtreme_s.lock")], stdout=subprocess.PIPE,
+                               "flush=True); time.sleep(600)", str(out / "_xtreme_s.lock")], stdout=subprocess.PIPE,
                               text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -165,7 +165,7 @@ def test_a_second_run_into_a_locked_output_dir_stops_and_a_killed_run_leaves_no_
     finally:
         holder.kill()
         holder.wait()
-    with open(out / ".xtreme_s.lock", "a+") as f:  # the OS released the killed process's lock
+    with open(out / "_xtreme_s.lock", "a+") as f:  # the OS released the killed process's lock
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 

@@ -28,7 +28,7 @@ from .reporting import RESULTS_FILE
 logger = logging.getLogger("xtreme_s")
 
 MANIFEST_FILE = "xtreme_s_run.json"
-LOCK_FILE = ".xtreme_s.lock"
+LOCK_FILE = "_xtreme_s.lock"  # "_*": left out of the Trainer's Hub uploads
 _CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 # Files a run of ours may leave behind before it writes its manifest (e.g. an interrupted start, or logs).
 _HARMLESS = {".gitignore", ".DS_Store", "runs", LOCK_FILE}
@@ -53,7 +53,7 @@ def _check_usable(out: Path) -> None:
 
 @contextlib.contextmanager
 def output_dir_lock(args: Any) -> Iterator[None]:
-    """Hold `<output_dir>/.xtreme_s.lock` for the whole run, so two runs never write into one folder.
+    """Hold `<output_dir>/_xtreme_s.lock` for the whole run, so two runs never write into one folder.
 
     `fcntl.flock` on an open file: the operating system releases it when the process ends, however it ends (a
     killed run leaves no stale lock; the file itself stays, harmlessly). Under torchrun only the main process
