@@ -365,6 +365,24 @@ def test_parquet_audio_cells(tmp_path, capsys, hf_cache, monkeypatch):
     assert "no 'audio' column" in line
 
 
+def test_fleurs_parquet_with_null_num_samples_uses_the_header(tmp_path, hf_cache):
+    """The FLEURS adapter on a mirror whose parquet has num_samples null in one row: same durations as the original."""
+    from conftest import MINI_HUB
+
+    src = MINI_HUB / "google" / "fleurs" / "pl_pl" / "test" / "0000.parquet"
+    table = pq.read_table(src)
+    counts = table.column("num_samples").to_pylist()
+    nulled = table.set_column(table.schema.get_field_index("num_samples"), "num_samples",
+                              pa.array([None, *counts[1:]], table.schema.field("num_samples").type))
+    dst = tmp_path / "hub" / "google" / "fleurs" / "pl_pl" / "test" / "0000.parquet"
+    dst.parent.mkdir(parents=True)
+    pq.write_table(nulled, dst)
+    task = registry.resolve("fleurs.pl_pl")
+    want = load_splits(task, ["test"], LoadContext(mirror_root=str(MINI_HUB), cache_dir=str(hf_cache)))[0]["test"]
+    got = load_splits(task, ["test"], LoadContext(mirror_root=str(tmp_path / "hub"), cache_dir=str(hf_cache)))[0]
+    assert got["test"]["duration"] == pytest.approx(want["duration"], abs=1e-3) and got["test"]["duration"][0] > 0
+
+
 def test_fleurs_rows_without_num_samples_use_the_header():
     from datasets import Dataset
 
