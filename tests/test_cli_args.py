@@ -32,7 +32,7 @@ def asked_fp16(t) -> bool:
 
 
 def test_generic_command_line(tmp_path):
-    m, d, t = parse_args(shell_words(GENERIC, tmp_path / "out"))
+    m, d, t, _ = parse_args(shell_words(GENERIC, tmp_path / "out"))
     assert m.model_name_or_path == "facebook/wav2vec2-xls-r-300m"
     assert m.freeze_feature_encoder is True
     assert d.dataset_name == "google/xtreme_s"
@@ -53,7 +53,7 @@ def test_generic_command_line(tmp_path):
 
 
 def test_mls_command_line(tmp_path):
-    m, d, t = parse_args(shell_words(MLS, tmp_path / "mls"))
+    m, d, t, _ = parse_args(shell_words(MLS, tmp_path / "mls"))
     assert d.dataset_config_name == "mls.all"
     assert d.eval_split_name == "test"
     assert d.target_column_name == "transcription"
@@ -79,7 +79,7 @@ def test_mls_command_line(tmp_path):
 
 
 def test_minds14_command_line(tmp_path):
-    m, d, t = parse_args(shell_words(MINDS14, tmp_path / "minds"))
+    m, d, t, _ = parse_args(shell_words(MINDS14, tmp_path / "minds"))
     assert d.dataset_config_name == "minds14.all"
     assert d.target_column_name == "intent_class"
     assert d.max_duration_in_seconds == 30
@@ -95,7 +95,7 @@ def test_minds14_command_line(tmp_path):
 
 
 def test_defaults_without_reference_flags(tmp_path):
-    m, d, t = parse_args(["--output_dir", str(tmp_path)])
+    m, d, t, _ = parse_args(["--output_dir", str(tmp_path)])
     assert t.train_sampling_strategy != "group_by_length"
     assert t.overwrite_output_dir is False
     assert d.max_duration_in_seconds == 30.0
@@ -119,7 +119,7 @@ def test_yaml_config_with_cli_overrides(tmp_path):
         f"output_dir: {tmp_path / 'from_yaml'}\n",
         encoding="utf-8",
     )
-    m, d, t = parse_args([str(cfg), "--learning_rate", "1e-5", "--max_duration_in_seconds=15",
+    m, d, t, _ = parse_args([str(cfg), "--learning_rate", "1e-5", "--max_duration_in_seconds=15",
                           "--output_dir", str(tmp_path / "cli")])
     assert d.dataset_config_name == "mls.all"
     assert m.mask_time_prob == pytest.approx(0.3)
@@ -139,7 +139,7 @@ def test_json_config_flag(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"dataset_config_name": "minds14.all", "learning_rate": 1e-4,
                                "target_column_name": "intent_class", "greater_is_better": True}), encoding="utf-8")
-    m, d, t = parse_args(["--output_dir", str(tmp_path), "--config", str(cfg), "--learning_rate", "2e-4"])
+    m, d, t, _ = parse_args(["--output_dir", str(tmp_path), "--config", str(cfg), "--learning_rate", "2e-4"])
     assert d.dataset_config_name == "minds14.all"
     assert d.target_column_name == "intent_class"
     assert t.greater_is_better is True
@@ -151,7 +151,7 @@ def test_positional_yaml_then_config_flag(tmp_path):
     base.write_text("dataset_config_name: mls.all\nmask_time_prob: 0.3\n", encoding="utf-8")
     over = tmp_path / "over.json"
     over.write_text(json.dumps({"dataset_config_name": "voxpopuli.all"}), encoding="utf-8")
-    m, d, t = parse_args([str(base), "--config", str(over), "--output_dir", str(tmp_path)])
+    m, d, t, _ = parse_args([str(base), "--config", str(over), "--output_dir", str(tmp_path)])
     assert d.dataset_config_name == "voxpopuli.all"  # --config file overrides the positional one
     assert m.mask_time_prob == pytest.approx(0.3)
 
@@ -159,7 +159,7 @@ def test_positional_yaml_then_config_flag(tmp_path):
 def test_config_flag_with_equals(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"dataset_config_name": "minds14.all"}), encoding="utf-8")
-    _, d, _ = parse_args([f"--config={cfg}", "--output_dir", str(tmp_path)])
+    _, d, _, _ = parse_args([f"--config={cfg}", "--output_dir", str(tmp_path)])
     assert d.dataset_config_name == "minds14.all"
 
 
@@ -172,27 +172,27 @@ def test_config_file_must_be_a_mapping(tmp_path):
 
 @pytest.mark.parametrize("flags", [["--local-rank", "0"], ["--local-rank=0"], ["--local_rank=0"]])
 def test_local_rank_from_launcher_is_accepted(tmp_path, flags):
-    _, _, t = parse_args([*flags, "--output_dir", str(tmp_path)])
+    _, _, t, _ = parse_args([*flags, "--output_dir", str(tmp_path)])
     assert t.local_rank == 0
 
 
 @pytest.mark.parametrize("flags", [["--group_by_length", "False"], ["--group_by_length=false"],
                                    ["--group_by_length", "0"]])
 def test_group_by_length_false_does_not_group(tmp_path, flags):
-    _, _, t = parse_args([*flags, "--do_train", "--output_dir", str(tmp_path)])
+    _, _, t, _ = parse_args([*flags, "--do_train", "--output_dir", str(tmp_path)])
     assert t.train_sampling_strategy != "group_by_length"
     assert t.do_train is True  # the following flag was not swallowed
 
 
 @pytest.mark.parametrize("flags", [["--group_by_length", "True"], ["--group_by_length=1"], ["--group_by_length"]])
 def test_group_by_length_true_groups(tmp_path, flags):
-    _, _, t = parse_args([*flags, "--output_dir", str(tmp_path)])
+    _, _, t, _ = parse_args([*flags, "--output_dir", str(tmp_path)])
     assert t.train_sampling_strategy == "group_by_length"
 
 
 @pytest.mark.parametrize("flags", [["--group_by_length=yes"], ["--group_by_length", "yes"]])
 def test_group_by_length_yes_groups(tmp_path, flags):
-    _, _, t = parse_args([*flags, "--output_dir", str(tmp_path)])
+    _, _, t, _ = parse_args([*flags, "--output_dir", str(tmp_path)])
     assert t.train_sampling_strategy == "group_by_length"
 
 
@@ -221,7 +221,7 @@ def test_translate_legacy_flags(argv, expected):
 def test_mini_keeps_an_output_dir_given_with_equals(tmp_path):
     from xtreme_s.args import parse_args
 
-    _, data, training = parse_args(["--mini", f"--output_dir={tmp_path}", "--dataset_config_name=mls.all"])
+    _, data, training, _ = parse_args(["--mini", f"--output_dir={tmp_path}", "--dataset_config_name=mls.all"])
     assert training.output_dir == str(tmp_path) and data.mirror_root.endswith("mini_benchmark/hub")
 
 
@@ -251,3 +251,22 @@ def test_precision_follows_the_hardware(tmp_path, monkeypatch, flags, cuda, nati
         monkeypatch.setattr("xtreme_s.args.native_bf16", lambda: native)
         t = XtremeSTrainingArguments(output_dir=str(tmp_path), **flags)
         assert t.mixed_precision == {"fp32": "no"}.get(expect, expect) and t.precision_note == note
+
+
+def test_help_runs_through_the_real_entry_point_and_groups_flags_by_family():
+    """`--help` (the first command a newcomer runs) works, with one group per family that has flags of its own."""
+    import subprocess
+    import sys
+
+    from xtreme_s.families import family_arguments
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "run_xtreme_s.py"), "--help"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert set(family_arguments()) == {"ctc", "seq2seq", "retrieval"}
+    for family, dataclass_type in family_arguments().items():
+        assert f"\n{dataclass_type._argument_group_name}:\n" in result.stdout, family
+    group = result.stdout.split(f"\n{family_arguments()['retrieval']._argument_group_name}:\n", 1)[1]
+    assert "--retrieval_layer" in group and "--decoder_name_or_path" not in group
+    assert '“ % ‘' in result.stdout  # the literal percent sign of --chars_to_ignore's default

@@ -19,7 +19,7 @@ CONFIGS = ROOT / "task_configs"
 
 
 def test_2b_recipe_shards_checkpoints_activations_and_lowers_the_learning_rate():
-    model, data, train = parse_args([str(CONFIGS / "mls-xls-r-2b.yaml"), "--output_dir", "/tmp/unused"])
+    model, data, train, _ = parse_args([str(CONFIGS / "mls-xls-r-2b.yaml"), "--output_dir", "/tmp/unused"])
     assert model.model_name_or_path == "facebook/wav2vec2-xls-r-2b" and data.dataset_config_name == "mls.all"
     assert train.fsdp is True
     plugin = train.fsdp_plugin_args
@@ -33,7 +33,7 @@ def test_2b_recipe_shards_checkpoints_activations_and_lowers_the_learning_rate()
 
 
 def test_2b_recipe_runs_on_the_mini_benchmark_parse():
-    model, _, train = parse_args([str(CONFIGS / "mls-xls-r-2b.yaml"), "--mini", "--output_dir", "/tmp/unused"])
+    model, _, train, _ = parse_args([str(CONFIGS / "mls-xls-r-2b.yaml"), "--mini", "--output_dir", "/tmp/unused"])
     assert model.model_name_or_path == str(TINY_MODEL) and train.fsdp is True
 
 
@@ -53,7 +53,7 @@ def test_deepspeed_configs_leave_shared_values_to_the_trainer(name, stage):
             parse_args(["--mini", "--dataset_config_name", "mls.pl", "--deepspeed", str(CONFIGS / name),
                         "--output_dir", "/tmp/unused"])
     else:
-        _, _, train = parse_args(["--mini", "--dataset_config_name", "mls.pl", "--deepspeed", str(CONFIGS / name),
+        _, _, train, _ = parse_args(["--mini", "--dataset_config_name", "mls.pl", "--deepspeed", str(CONFIGS / name),
                                   "--output_dir", "/tmp/unused"])
         assert train.hf_deepspeed_config.config["zero_optimization"]["stage"] == stage
 

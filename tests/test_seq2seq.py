@@ -20,14 +20,14 @@ QUICK = ["--mini", "--do_train", "--do_eval", "--do_predict", "--max_steps", "2"
 
 
 def _family(tmp_path, *extra: str):
-    m, d, t = parse_args(["--mini", "--dataset_config_name", "covost2.fr.en", "--output_dir", str(tmp_path),
-                          "--do_train", "--report_to", "none", *extra])
-    return get_family("seq2seq")(resolve("covost2.fr.en"), m, d, t)
+    m, d, t, family_args = parse_args(["--mini", "--dataset_config_name", "covost2.fr.en", "--output_dir",
+                                       str(tmp_path), "--do_train", "--report_to", "none", *extra])
+    return get_family("seq2seq")(resolve("covost2.fr.en"), m, d, t, family_args["seq2seq"])
 
 
 def test_mbart50_special_tokens_and_model_assembly(tmp_path):
     family = _family(tmp_path, "--num_adapter_layers", "2")
-    assert family.model_args.decoder_name_or_path == str(TINY_DECODER)  # --mini picks the tiny decoder
+    assert family.family_args.decoder_name_or_path == str(TINY_DECODER)  # --mini picks the tiny decoder
     assert family.training_args.predict_with_generate and family.preprocess_logits_for_metrics is None
     family.processor = family._build_processor()
     tok = family.processor.tokenizer
@@ -59,14 +59,14 @@ def test_mbart50_special_tokens_and_model_assembly(tmp_path):
 def test_reference_normalisation_is_opt_in(tmp_path):
     from datasets import Dataset
 
-    data = {"train": Dataset.from_dict({"id": ["a"], "language": ["fr"], "audio": [None], "duration": [1.0],
-                                         "target": ["He works as a Doctor, in Paris."]})}
+    data = {"test": Dataset.from_dict({"id": ["a"], "language": ["fr"], "audio": [None], "duration": [1.0],
+                                        "target": ["He works as a Doctor, in Paris."]})}
     family = _family(tmp_path)
-    family.prepare(data)
-    assert family.references["train"] == ["He works as a Doctor, in Paris."]
+    family.prepare(None, data)
+    assert family.references["test"] == ["He works as a Doctor, in Paris."]
     family = _family(tmp_path, "--normalize_translations", "True")
-    family.prepare(data)
-    assert family.references["train"] == ["he works as a doctor in paris"]
+    family.prepare(None, data)
+    assert family.references["test"] == ["he works as a doctor in paris"]
 
 
 def test_translation_train_generate_bleu_and_reload(tmp_path, hf_cache, caplog):
@@ -151,4 +151,4 @@ def test_any_causal_lm_decoder_gpt2_style(tmp_path):
     assert torch.isfinite(model(**batch, labels=torch.tensor([labels])).loss)
     generated = model.generate(**batch, max_length=6)
     assert generated.shape[0] == 1 and generated[0, 0] == 0
-    assert isinstance(family.decode(generated.numpy())[0], str)
+    assert isinstance(family.decode(generated.numpy(), "test")[0], str)

@@ -1,22 +1,27 @@
 """Command-line arguments: the reference runner's flags, on today's transformers.
 
-Three dataclasses in the style of the Hugging Face examples, parsed by `HfArgumentParser`. A YAML/JSON config
-file (first positional argument or `--config`) supplies defaults that later command-line flags override. Flags
-that transformers 5 renamed or removed are translated before parsing, so the seed README's command lines run as
-written.
+Three shared dataclasses in the style of the Hugging Face examples, plus one per task family that has flags of
+its own (declared by the family, listed by `families.family_arguments`), all parsed by one `HfArgumentParser`:
+flag names stay flat (`--retrieval_layer`, `--decoder_name_or_path`), and `--help` shows one group per dataclass.
+A YAML/JSON config file (first positional argument or `--config`) supplies defaults that later command-line flags
+override. Flags that transformers 5 renamed or removed are translated before parsing, so the seed README's command
+lines run as written.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from transformers import HfArgumentParser, Seq2SeqTrainingArguments
+from transformers.hf_argparser import string_to_bool
 
 from .errors import ConfigFileError, UsageError
 
@@ -28,6 +33,8 @@ MINI_ROOT = REPO_ROOT / "mini_benchmark"
 
 @dataclass
 class ModelArguments:
+    _argument_group_name = "Model (the pretrained speech encoder and its regularisation)"
+
     model_name_or_path: str = field(
         default="facebook/wav2vec2-xls-r-300m",
         metadata={"help": "Pretrained speech encoder (Hub id or local directory), e.g. facebook/wav2vec2-xls-r-300m."})
@@ -47,32 +54,14 @@ class ModelArguments:
         default=0.0, metadata={"help": "SpecAugment: share of feature channels masked (reference runs: 0.1)."})
     mask_feature_length: int = field(default=10, metadata={"help": "SpecAugment: length of each feature mask (64)."})
     layerdrop: float = field(default=0.0, metadata={"help": "Probability of dropping a whole transformer layer."})
-    ctc_loss_reduction: str = field(
-        default="mean", metadata={"help": "CTC loss reduction: 'mean' (per-utterance, length-normalised) or 'sum'."})
-    ctc_zero_infinity: bool = field(
-        default=True,
-        metadata={"help": "Zero infinite CTC losses (targets longer than the audio allows) instead of NaN-ing."})
     attn_implementation: str | None = field(
         default="sdpa", metadata={"help": "Attention kernel: 'sdpa' (default), 'eager' or 'flash_attention_2'."})
-    # Speech translation (CoVoST-2): a speech encoder-decoder built from the encoder plus a text decoder.
-    decoder_name_or_path: str = field(
-        default="facebook/mbart-large-50",
-        metadata={"help": "CoVoST-2: pretrained text decoder stacked on the speech encoder (its decoder is loaded "
-                          "as a causal LM with cross-attention); mBART-50 as in the XLS-R paper. Ignored when "
-                          "--model_name_or_path already is a speech encoder-decoder checkpoint."})
-    tokenizer_name: str | None = field(
-        default=None, metadata={"help": "CoVoST-2: tokenizer of the decoder (default: the decoder's, or the "
-                                        "checkpoint's when fine-tuning a speech encoder-decoder)."})
-    add_adapter: bool = field(
-        default=True, metadata={"help": "CoVoST-2: add a convolutional adapter on top of the encoder that shortens "
-                                        "the speech sequence before cross-attention."})
-    adapter_stride: int = field(default=2, metadata={"help": "CoVoST-2: stride of each adapter layer."})
-    num_adapter_layers: int = field(
-        default=3, metadata={"help": "CoVoST-2: adapter layers (each divides the sequence length by the stride)."})
 
 
 @dataclass
 class DataArguments:
+    _argument_group_name = "Data (task, languages, splits and text)"
+
     dataset_name: str = field(
         default="google/xtreme_s",
         metadata={"help": "Kept for the reference command lines; only 'google/xtreme_s' is meaningful: each task "
@@ -122,48 +111,29 @@ class DataArguments:
         default=False, metadata={"help": "Load data, build vocabulary/labels and cache them, then stop (run once "
                                          "on one process before a multi-GPU job)."})
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for dataset maps."})
-    overwrite_cache: bool = field(default=False, metadata={"help": "Ignore cached preprocessing results."})
     text_normalization: str = field(
         default="xtreme_s", metadata={"help": "'xtreme_s': lowercase and delete the reference punctuation set "
                                               "(as the reference runner); 'none': keep text as is."})
+    # argparse %-formats help strings: a literal percent sign is written %%.
     chars_to_ignore: list[str] | None = field(
         default=None, metadata={"help": "Characters deleted from transcripts (default: the reference set "
-                                        ", ? . ! - ; : \" “ % ‘ ” �)."})
+                                        ", ? . ! - ; : \" “ %% ‘ ” �)."})
     unicode_normalization: str | None = field(
         default=None, metadata={"help": "Optional Unicode normal form applied to transcripts (NFC, NFKC, ...)."})
     per_lang_metrics: bool = field(
         default=True, metadata={"help": "Report metrics per language plus their macro average (reference default)."})
-    # fleurs-retrieval (xtreme_s/families/retrieval.py); the protocol is our documented choice (spec section 5).
-    retrieval_layer: int = field(
-        default=-1, metadata={"help": "Retrieval: hidden layer to pool (-1 = last, 0 = feature projection)."})
-    retrieval_pooling: str = field(default="mean", metadata={"help": "Retrieval: pooling over frames, mean or max."})
-    retrieval_similarity: str = field(
-        default="cosine", metadata={"help": "Retrieval: 'cosine', or 'margin' (ratio margin, Artetxe & Schwenk 2019)."})
-    retrieval_margin_k: int = field(default=4, metadata={"help": "Retrieval: neighbours k of the margin score."})
-    retrieval_key_language: str = field(
-        default="en_us", metadata={"help": "Retrieval: FLEURS locale of the keys (English)."})
-    retrieval_query_languages: list[str] | None = field(
-        default=None, metadata={"help": "Retrieval: query locales (default: every non-key language of the config)."})
-    retrieval_distractor_splits: list[str] = field(
-        default_factory=lambda: ["train", "validation"],
-        metadata={"help": "Retrieval: splits whose key-language utterances are added as distractors (the scored "
-                          "split itself is never one)."})
-    retrieval_shuffle_keys: bool = field(
-        default=False, metadata={"help": "Retrieval control run: permute key sentence ids (P@1 must fall to chance)."})
     # MLS only.
     mls_english_train_ids: str | None = field(
         default=None, metadata={"help": "MLS English: a file of the 9-hour training ids (one per line, from MLS "
                                         "English train/limited_supervision/9hr). parler-tts/mls_eng serves English "
                                         "dev/test but no 9-hour split; without this file English is left out of "
                                         "training (mls.all then warns that 7 of 8 languages are used)."})
-    normalize_translations: bool = field(
-        default=False, metadata={"help": "CoVoST-2: lowercase translations and delete --chars_to_ignore before "
-                                         "training and scoring, as the reference runner did (default: BLEU on the "
-                                         "translations as published)."})
 
 
 @dataclass
 class XtremeSTrainingArguments(Seq2SeqTrainingArguments):
+    _argument_group_name = "Training (transformers' Seq2SeqTrainingArguments, plus batching by duration)"
+
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Start afresh in a non-empty --output_dir instead of resuming from its "
                                          "last checkpoint (transformers 5 removed this flag; we keep it)."})
@@ -302,7 +272,10 @@ def load_config_file(path: str | Path) -> dict:
 def _known_flags() -> set[str]:
     from dataclasses import fields
 
-    names = {f.name for cls in (ModelArguments, DataArguments, XtremeSTrainingArguments) for f in fields(cls)}
+    from .families import family_arguments
+
+    classes = (ModelArguments, DataArguments, XtremeSTrainingArguments, *family_arguments().values())
+    names = {f.name for cls in classes for f in fields(cls)}
     return names | {k.lstrip("-") for k in (*RENAMED_FLAGS, *EXPANDED_FLAGS)} | {"config"}
 
 
@@ -313,8 +286,12 @@ EXPANDED_FLAGS = {"--group_by_length": ["--train_sampling_strategy", "group_by_l
                   "--group-by-length": ["--train_sampling_strategy", "group_by_length"]}
 
 
-_TRUE = {"true", "t", "yes", "y", "1"}
-_FALSE = {"false", "f", "no", "n", "0"}
+def _is_bool(value: str) -> bool:
+    try:
+        string_to_bool(value)
+    except argparse.ArgumentTypeError:  # not one of the boolean spellings transformers accepts
+        return False
+    return True
 
 
 def translate_legacy_flags(argv: list[str]) -> list[str]:
@@ -328,13 +305,12 @@ def translate_legacy_flags(argv: list[str]) -> list[str]:
             out.append(RENAMED_FLAGS[name] + (eq + value if eq else ""))
         elif name in EXPANDED_FLAGS:
             # `--group_by_length` may be followed by an explicit boolean (the spellings transformers accepts).
-            explicit = value if eq else (argv[i + 1] if i + 1 < len(argv) and argv[i + 1].lower() in
-                                         _TRUE | _FALSE else None)
+            explicit = value if eq else (argv[i + 1] if i + 1 < len(argv) and _is_bool(argv[i + 1]) else None)
             if explicit is not None and not eq:
                 i += 1
-            if explicit is not None and explicit.lower() not in _TRUE | _FALSE:
+            if explicit is not None and not _is_bool(explicit):
                 raise UsageError(f"{name} takes a boolean, not {explicit!r}")
-            if explicit is None or explicit.lower() in _TRUE:
+            if explicit is None or string_to_bool(explicit):
                 out += EXPANDED_FLAGS[name]
         else:
             out.append(arg)
@@ -348,8 +324,20 @@ def _given(argv: list[str], name: str) -> bool:
     return any(a.split("=", 1)[0] in flags for a in argv)
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, XtremeSTrainingArguments]:
-    """Parse (config file) + command line into the three argument dataclasses."""
+def build_parser() -> HfArgumentParser:
+    """The parser of every flag: the shared dataclasses, then each family's (see `family_arguments`)."""
+    from .families import family_arguments
+
+    return HfArgumentParser((ModelArguments, DataArguments, XtremeSTrainingArguments,
+                             *family_arguments().values()))
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, XtremeSTrainingArguments,
+                                                       dict[str, Any]]:
+    """Parse (config file) + command line into the shared argument dataclasses and the families' own.
+
+    Returns (model_args, data_args, training_args, family_args), family_args mapping each family name that has
+    flags ("ctc", "seq2seq", "retrieval") to its parsed dataclass; the runner hands the task's to its family."""
     argv = list(sys.argv[1:] if argv is None else argv)
     config: dict = {}
     if argv and argv[0].endswith((".yaml", ".yml", ".json")) and not argv[0].startswith("-"):
@@ -363,14 +351,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     full = translate_legacy_flags(_to_argv(config) + argv)
     if "--mini" in full and not _given(full, "output_dir"):
         full += ["--output_dir", "outputs/mini"]
-    parser = HfArgumentParser((ModelArguments, DataArguments, XtremeSTrainingArguments))
-    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=full)
+    from .families import family_arguments
+
+    model_args, data_args, training_args, *parsed = build_parser().parse_args_into_dataclasses(args=full)
+    family_args = dict(zip(family_arguments(), parsed, strict=True))
     if data_args.mini:
-        apply_mini_defaults(model_args, data_args, argv)
-    return model_args, data_args, training_args
+        apply_mini_defaults(model_args, data_args, family_args, argv)
+    return model_args, data_args, training_args, family_args
 
 
-def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, argv: list[str]) -> None:
+def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, family_args: dict[str, Any],
+                        argv: list[str]) -> None:
     """`--mini`: read the bundled mirror and tiny model unless the command line points elsewhere.
 
     A config file's model (the real XLS-R) is replaced: `make mls MINI=1` runs the recipe on the tiny model."""
@@ -389,4 +380,4 @@ def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, ar
         model_args.model_name_or_path = str(MINI_ROOT / "models" / "tiny-xls-r")
     task_prefix = (data_args.dataset_config_name or data_args.task or "").split(".")[0]
     if task_prefix == "covost2" and not _given(argv, "decoder_name_or_path"):
-        model_args.decoder_name_or_path = str(MINI_ROOT / "models" / "tiny-decoder")
+        family_args["seq2seq"].decoder_name_or_path = str(MINI_ROOT / "models" / "tiny-decoder")

@@ -62,9 +62,9 @@ def _main(argv: list[str]) -> None:
     from .run_manifest import output_dir_lock
     from .runner import run
 
-    model_args, data_args, training_args = parse_args(argv)
+    model_args, data_args, training_args, family_args = parse_args(argv)
     with output_dir_lock(training_args):  # one run per output directory; checks it is usable first
-        run(model_args, data_args, training_args)
+        run(model_args, data_args, training_args, family_args)
     _leave_process_group()
 
 

@@ -78,12 +78,16 @@ def check_push_to_hub(training_args: Any) -> None:
                                  "with `hf auth login` or pass --hub_token, or drop --push_to_hub.") from None
 
 
-def check_models(model_args: Any, training_args: Any, family: str) -> None:
-    """Every model the run will load, before any data is read."""
+def check_models(model_args: Any, training_args: Any, family: str, family_args: Any = None) -> None:
+    """Every model the run will load, before any data is read (`family_args`: the family's own flags)."""
     hub = dict(revision=model_args.model_revision, cache_dir=model_args.cache_dir, token=training_args.hub_token)
     check_model_source(model_args.model_name_or_path, "--model_name_or_path", **hub)
     if family == "seq2seq" and training_args.do_train and not _is_encoder_decoder(model_args):
-        check_model_source(model_args.decoder_name_or_path, "--decoder_name_or_path", None, model_args.cache_dir,
+        if family_args is None:
+            from .families.seq2seq import Seq2SeqArguments
+
+            family_args = Seq2SeqArguments()
+        check_model_source(family_args.decoder_name_or_path, "--decoder_name_or_path", None, model_args.cache_dir,
                            training_args.hub_token)
     check_push_to_hub(training_args)
 

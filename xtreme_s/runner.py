@@ -57,23 +57,24 @@ def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any,
     durations = ds["duration"]
     lo, hi = data_args.min_duration_in_seconds, data_args.max_duration_in_seconds
     shortest = limits.min_seconds if limits else 0.0
+    split = data_args.train_split_name
     keep = []
     for i, d in enumerate(durations):
         if d is None or d < 0:
-            family.skip("train", "unreadable audio header")
+            family.skip(split, "unreadable audio header")
         elif d <= 0:
-            family.skip("train", "zero-length audio")
+            family.skip(split, "zero-length audio")
         elif d > hi:
-            family.skip("train", f"longer than max_duration_in_seconds={hi}")
+            family.skip(split, f"longer than max_duration_in_seconds={hi}")
         elif d < lo:
-            family.skip("train", f"shorter than min_duration_in_seconds={lo}")
+            family.skip(split, f"shorter than min_duration_in_seconds={lo}")
         elif d < shortest:  # the encoder's convolutions would have nothing to slide over (xtreme_s.preflight)
-            family.skip("train", f"shorter than the encoder's receptive field ({limits.describe()})")
+            family.skip(split, f"shorter than the encoder's receptive field ({limits.describe()})")
         else:
             keep.append(i)
     if len(keep) < len(ds):
         logger.warning("Training set: kept %d of %d utterances (%s).", len(keep), len(ds),
-                       dict(family.skipped.get("train", {})))
+                       dict(family.skipped.get(split, {})))
         ds = ds.select(keep)
     return ds
 
@@ -84,6 +85,7 @@ def _limit(ds: datasets.Dataset, n: int | None) -> datasets.Dataset:
 
 def load_task_data(task: ResolvedTask, data_args: DataArguments, model_args: ModelArguments,
                    training_args: XtremeSTrainingArguments, roles: dict[str, str]) -> tuple[dict, LoadContext, list]:
+    """The splits `roles` names (split name -> rows), the load context (revisions read) and missing languages."""
     ctx = LoadContext(mirror_root=data_args.mirror_root, data_dir=data_args.data_dir,
                       revision=data_args.dataset_revision, cache_dir=model_args.cache_dir,
                       token=training_args.hub_token, num_proc=data_args.preprocessing_num_workers,
@@ -91,10 +93,29 @@ def load_task_data(task: ResolvedTask, data_args: DataArguments, model_args: Mod
                       allow_skipping=data_args.allow_skipping_eval_items, train_split=roles.get("train"))
     with training_args.main_process_first(desc="loading data"):
         splits, missing = load_splits(task, sorted(set(roles.values())), ctx, data_args.target_column_name)
-    return {role: splits[name] for role, name in roles.items()}, ctx, missing
+    return splits, ctx, missing
 
 
-def run(model_args: ModelArguments, data_args: DataArguments, training_args: XtremeSTrainingArguments) -> dict | None:
+def scored_limits(roles: dict[str, str], data_args: DataArguments) -> dict[str, int | None]:
+    """Split name -> its --max_eval_samples / --max_predict_samples; one split named by both roles is one set of
+    rows, so the two limits must agree."""
+    limits: dict[str, int | None] = {}
+    for role, limit in (("eval", data_args.max_eval_samples), ("predict", data_args.max_predict_samples)):
+        if role not in roles:
+            continue
+        split = roles[role]
+        if split in limits and limits[split] != limit:
+            raise UsageError(f"--eval_split_name and --predict_split_name both name '{split}', but "
+                             f"--max_eval_samples ({data_args.max_eval_samples}) and --max_predict_samples "
+                             f"({data_args.max_predict_samples}) differ: give both the same limit.")
+        limits[split] = limit
+    return limits
+
+
+def run(model_args: ModelArguments, data_args: DataArguments, training_args: XtremeSTrainingArguments,
+        family_args: dict[str, Any] | None = None) -> dict | None:
+    """One run. `family_args` maps a family name to its parsed flags (args.parse_args); a family missing from it
+    gets its flags' defaults."""
     setup_logging(training_args)
     check_precision(training_args)
     parquet_audio.configure(training_args.row_group_cache_mb)  # before any audio is read, workers included
@@ -110,7 +131,8 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     logger.info("Task %s (%s): %d language(s), family %s", task.name, task.config_name, len(task.languages),
                 task.spec.family)
     family_cls = get_family(task.spec.family)  # fail before loading any data if the head is not available
-    preflight.check_models(model_args, training_args, task.spec.family)  # offline, typo, push_to_hub: seconds
+    own_args = (family_args or {}).get(task.spec.family)
+    preflight.check_models(model_args, training_args, task.spec.family, own_args)  # offline, typo, push: seconds
     limits = preflight.input_limits(model_args)
     checkpoint = resume_checkpoint(training_args, run_manifest.run_identity(task, model_args, data_args))
     set_seed(training_args.seed)
@@ -124,42 +146,48 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         roles["predict"] = data_args.predict_split_name
     if not roles:
         raise UsageError("Nothing to do: pass --do_train, --do_eval and/or --do_predict.")
+    sample_limits = scored_limits(roles, data_args)
     data, ctx, missing = load_task_data(task, data_args, model_args, training_args, roles)
 
-    family = family_cls(task, model_args, data_args, training_args)
+    family = family_cls(task, model_args, data_args, training_args, own_args)
     for split, counts in ctx.skipped.items():  # rows the sources left out (e.g. a language not in the task)
         for reason, n in counts.items():
             family.skip(split, reason, n)
-    if "train" in data:
-        data["train"] = _limit(_filter_train(data["train"], data_args, family, limits), data_args.max_train_samples)
-    for role, limit in (("eval", data_args.max_eval_samples), ("predict", data_args.max_predict_samples)):
-        if role in data:
-            data[role] = _limit(data[role], limit)
-            if len(data[role]) == 0:
-                flag = f"--max_{role}_samples"
-                raise UsageError(f"The {role} split '{roles[role]}' has no utterance to score"
-                                 f"{f' ({flag} {limit})' if limit is not None else ''}. Check the data, "
-                                 f"--{role}_split_name and {flag}, or drop --do_{role}.")
-            # A full decode where a long run would otherwise find a bad test clip only at its end.
-            full = training_args.do_train or data_args.allow_skipping_eval_items
-            with training_args.main_process_first(desc=f"checking {role} audio"):
-                data[role] = check_eval_split(data[role], roles[role], full, data_args.allow_skipping_eval_items,
-                                              family, data_args.preprocessing_num_workers)
-            short = sum(1 for d in data[role]["duration"] if 0 <= d < limits.min_seconds)
-            if short:  # scored, padded with silence up to what the encoder needs (SpeechCollator.min_samples)
-                family.notes.setdefault("padded_to_encoder_minimum", {})[roles[role]] = short
-                logger.warning("%s: %d clip(s) shorter than the encoder's receptive field (%s) are padded with "
-                               "silence to that length and scored.", roles[role], short, limits.describe())
-    for role, ds in data.items():
-        logger.info("%s split '%s': %d utterances, %.1f s of audio", role, roles[role], len(ds), sum(ds["duration"]))
+    train = None
+    if "train" in roles:
+        train = _limit(_filter_train(data[roles["train"]], data_args, family, limits), data_args.max_train_samples)
+        logger.info("train split '%s': %d utterances, %.1f s of audio", roles["train"], len(train),
+                    sum(train["duration"]))
+    evaluated: dict[str, datasets.Dataset] = {}
+    for split, limit in sample_limits.items():
+        ds = _limit(data[split], limit)
+        if len(ds) == 0:
+            role = next(r for r in ("eval", "predict") if roles.get(r) == split)
+            flag = f"--max_{role}_samples"
+            raise UsageError(f"The {role} split '{split}' has no utterance to score"
+                             f"{f' ({flag} {limit})' if limit is not None else ''}. Check the data, "
+                             f"--{role}_split_name and {flag}, or drop --do_{role}.")
+        # A full decode where a long run would otherwise find a bad test clip only at its end.
+        full = training_args.do_train or data_args.allow_skipping_eval_items
+        with training_args.main_process_first(desc=f"checking {split} audio"):
+            ds = check_eval_split(ds, split, full, data_args.allow_skipping_eval_items, family,
+                                  data_args.preprocessing_num_workers)
+        short = sum(1 for d in ds["duration"] if 0 <= d < limits.min_seconds)
+        if short:  # scored, padded with silence up to what the encoder needs (SpeechCollator.min_samples)
+            family.notes.setdefault("padded_to_encoder_minimum", {})[split] = short
+            logger.warning("%s: %d clip(s) shorter than the encoder's receptive field (%s) are padded with "
+                           "silence to that length and scored.", split, short, limits.describe())
+        evaluated[split] = ds
+        logger.info("scored split '%s': %d utterances, %.1f s of audio", split, len(ds), sum(ds["duration"]))
 
     with training_args.main_process_first(desc="preparing labels"):
-        prepared = family.prepare(data)
-    if "train" in prepared:
-        if len(prepared["train"]) == 0:
-            raise UsageError(f"No training utterance is usable; skipped: {dict(family.skipped.get('train', {}))}. "
+        prepared = family.prepare(train, evaluated)
+    if prepared.train is not None:
+        if len(prepared.train) == 0:
+            raise UsageError(f"No training utterance is usable; skipped: "
+                             f"{dict(family.skipped.get(family.train_split, {}))}. "
                              "Check the data and --max/min_duration_in_seconds.")
-        prepared["train"].skip_bad_audio = True  # the collator drops undecodable training clips and counts them
+        prepared.train.skip_bad_audio = True  # the collator drops undecodable training clips and counts them
     if data_args.preprocessing_only:
         logger.info("Preprocessing done (labels and vocabulary cached in %s); stopping as asked.",
                     training_args.output_dir)
@@ -170,14 +198,16 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     # `num_items_in_batch`, but their forward takes **kwargs, so the Trainer would assume they normalise by it: it
     # would then skip dividing by gradient_accumulation_steps and multiply the loss by the number of processes.
     model.accepts_loss_kwargs = False
+    eval_split = roles.get("eval")
+    eval_dataset = prepared.evaluated[eval_split] if eval_split else None
     trainer = family.trainer_class(
         model=model,
         args=training_args,
-        train_dataset=prepared.get("train"),
-        eval_dataset=prepared.get("eval"),
+        train_dataset=prepared.train,
+        eval_dataset=eval_dataset,
         data_collator=family.collator().with_min_samples(limits.min_samples),
         processing_class=family.processor,
-        compute_metrics=family.compute_metrics_for("eval", prepared["eval"]) if "eval" in prepared else None,
+        compute_metrics=family.compute_metrics_for(eval_split, eval_dataset) if eval_split else None,
         preprocess_logits_for_metrics=family.preprocess_logits_for_metrics,
     )
     check_sharding(trainer)
@@ -191,12 +221,12 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         "metric_units": "fractions (0-1) as the xtreme_s metric returns them; BLEU 0-100",
         "splits": {},
     }
-    if "train" in prepared:
+    if prepared.train is not None:
         result = trainer.train(resume_from_checkpoint=checkpoint)
         for reason, n in trainer.skipped_during_training().items():
-            family.skip("train", reason, n)
+            family.skip(family.train_split, reason, n)
         trainer.save_model()
-        metrics = {**result.metrics, "train_samples": len(prepared["train"])}
+        metrics = {**result.metrics, "train_samples": len(prepared.train)}
         trainer.log_metrics("train", metrics)
         trainer.save_metrics("train", metrics)
         trainer.save_state()
@@ -204,22 +234,24 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
 
     out_dir = Path(training_args.output_dir)
     for role in ("eval", "predict"):
-        if role not in prepared:
+        if role not in roles:
             continue
-        ds = prepared[role]
-        trainer.compute_metrics = family.compute_metrics_for(role, ds)
+        split = roles[role]
+        ds = prepared.evaluated[split]
+        trainer.compute_metrics = family.compute_metrics_for(split, ds)
+        family.scored.pop(split, None)  # what an evaluation during training left is not this prediction's
         output = trainer.predict(ds, metric_key_prefix=role)
         trainer.log_metrics(role, output.metrics)
         trainer.save_metrics(role, output.metrics)
         if not trainer.is_world_process_zero():
             continue
-        predictions = family.decode(output.predictions)
-        report = family.score(family.references[role], predictions, ds.languages)
-        payload["splits"][roles[role]] = {"num_examples": len(ds), "loss": output.metrics.get(f"{role}_loss"),
-                                          **report}
+        # Decoded and scored once, by compute_metrics inside predict; a family whose model takes no labels
+        # (retrieval) gets no compute_metrics call from the Trainer, so it is scored here.
+        predictions, report = family.scored.get(split) or family.evaluate(split, output.predictions, ds)
+        payload["splits"][split] = {"num_examples": len(ds), "loss": output.metrics.get(f"{role}_loss"), **report}
         name = reporting.PREDICTIONS_FILE if role == "predict" else f"{role}_{reporting.PREDICTIONS_FILE}"
-        reporting.write_predictions(out_dir / name, ds.ids, ds.languages, predictions, family.references[role])
-        family.write_artifacts(out_dir, roles[role], predictions, ds)
+        reporting.write_predictions(out_dir / name, ds.ids, ds.languages, predictions, family.references[split])
+        family.write_artifacts(out_dir, split, predictions, ds)
 
     if not trainer.is_world_process_zero():
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import TaskFamily
+from .base import Prepared, Scored, TaskFamily
 from .classification import ClassificationFamily
 from .ctc import CTCFamily
 from .retrieval import RetrievalFamily
@@ -19,4 +19,10 @@ def get_family(name: str) -> type[TaskFamily]:
     return FAMILIES[name]
 
 
-__all__ = ["FAMILIES", "TaskFamily", "get_family"]
+def family_arguments() -> dict[str, type]:
+    """Family name -> the dataclass of its own flags, for the families that have any (parsed by args.parse_args,
+    one `--help` group each)."""
+    return {name: cls.arguments_class for name, cls in FAMILIES.items() if cls.arguments_class is not None}
+
+
+__all__ = ["FAMILIES", "Prepared", "Scored", "TaskFamily", "family_arguments", "get_family"]

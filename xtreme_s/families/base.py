@@ -1,7 +1,11 @@
 """The small interface every task family implements (in the spirit of s3prl's downstream tasks).
 
 The runner owns the shared steps (loading, filtering, the Trainer, reports); a family only says how targets
-become labels, which model head to build, how predictions decode and how they are scored.
+become labels, which model head to build, how predictions decode and how they are scored. As s3prl passes `mode`
+into every call, each call here names the split it is for (`train`, `validation`, `test`, or whatever
+--*_split_name says): results.json, `skipped` and `notes` are keyed by those names, never by the runner's roles.
+A family owns its flags: `arguments_class` is a dataclass parsed with the shared ones (its own `--help` group),
+and the family receives the parsed object as `family_args`.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -25,32 +29,57 @@ from ..trainer import SpeechTrainer
 logger = logging.getLogger(__name__)
 
 
+class Prepared(NamedTuple):
+    """What `prepare` returns. The training split is apart from the scored ones because it is filtered by the
+    training rules while every scored row counts, and a run may score the split it trains on (an overfitting
+    check: `--eval_split_name train`)."""
+
+    train: Any  # the training dataset (SpeechDataset), or None when the run does not train
+    evaluated: dict[str, Any]  # split name -> dataset of every row to score, in the order given
+
+
+class Scored(NamedTuple):
+    """A split's decoded predictions and their scores (`TaskFamily.evaluate`)."""
+
+    predictions: list
+    report: dict
+
+
 class TaskFamily:
     """Base class: shared plumbing; subclasses fill in `prepare`, `build_model` and `decode`."""
 
     label_kind = "sequence"  # see SpeechCollator
     trainer_class: type = SpeechTrainer  # SpeechSeq2SeqTrainer for generation
+    arguments_class: ClassVar[type | None] = None  # the family's own flags (a dataclass), if it has any
 
-    def __init__(self, task: ResolvedTask, model_args: Any, data_args: Any, training_args: Any):
+    def __init__(self, task: ResolvedTask, model_args: Any, data_args: Any, training_args: Any,
+                 family_args: Any = None):
         self.task = task
         self.model_args = model_args
         self.data_args = data_args
         self.training_args = training_args
+        if family_args is None and self.arguments_class is not None:
+            family_args = self.arguments_class()  # programmatic use: the flags' defaults
+        self.family_args = family_args
+        self.train_split: str = data_args.train_split_name
         self.processor: Any = None
-        self.references: dict[str, list] = {}
+        self.references: dict[str, list] = {}  # scored split -> references, in dataset order
         self.skipped: dict[str, Counter] = {}  # split -> reason -> count
-        self.notes: dict[str, Any] = {}  # family-specific facts for results.json (e.g. OOV rate)
+        self.notes: dict[str, Any] = {}  # family-specific facts for results.json (e.g. OOV rate per split)
+        self.scored: dict[str, Scored] = {}  # split -> its latest `evaluate`, reused by the runner
 
     # -- to implement ------------------------------------------------------------------------------------
-    def prepare(self, splits: dict[str, Dataset]) -> dict[str, SpeechDataset]:
-        """Build labels (and the processor) from the splits; return one SpeechDataset per split."""
+    def prepare(self, train: Dataset | None, evaluated: dict[str, Dataset]) -> Prepared:
+        """Build labels (and the processor) from the training split (`self.train_split`, None when the run does
+        not train) and the scored splits (split name -> rows); return their SpeechDatasets."""
         raise NotImplementedError
 
     def build_model(self) -> PreTrainedModel:
         raise NotImplementedError
 
-    def decode(self, predictions: np.ndarray) -> list:
-        """Turn what `preprocess_logits_for_metrics` kept into predictions comparable with references."""
+    def decode(self, predictions: np.ndarray, split: str) -> list:
+        """Turn what `preprocess_logits_for_metrics` kept for `split` into predictions comparable with its
+        references."""
         raise NotImplementedError
 
     # -- shared ------------------------------------------------------------------------------------------
@@ -65,6 +94,18 @@ class TaskFamily:
             "mask_feature_length": m.mask_feature_length, "layerdrop": m.layerdrop,
         }
 
+    def from_pretrained(self, cls: Any, source: str | None = None, **kwargs: Any) -> Any:
+        """`cls.from_pretrained` with the run's one keyword set, for every part of a model (config, feature
+        extractor, tokenizer, weights), so they cannot come from different revisions of one repository.
+
+        `source` defaults to --model_name_or_path; any source is read at --model_revision when it is that model,
+        else at its default revision (the CoVoST-2 decoder has no revision flag)."""
+        m = self.model_args
+        source = source or m.model_name_or_path
+        if source == m.model_name_or_path:
+            kwargs.setdefault("revision", m.model_revision)
+        return cls.from_pretrained(source, cache_dir=m.cache_dir, token=self.training_args.hub_token, **kwargs)
+
     def load_pretrained(self, auto_cls: Any, head_config: dict[str, Any]) -> PreTrainedModel:
         """Load `model_name_or_path` into `auto_cls` with our encoder flags plus the head's config.
 
@@ -72,18 +113,17 @@ class TaskFamily:
         SDPA, or flash-attn not installed): a speed default must never block a run.
         """
         m = self.model_args
-        hub = dict(cache_dir=m.cache_dir, revision=m.model_revision, token=self.training_args.hub_token)
-        config = AutoConfig.from_pretrained(m.model_name_or_path, **hub)
+        config = self.from_pretrained(AutoConfig)
         config.update({**self.encoder_config_overrides(), **head_config})
-        load = dict(config=config, ignore_mismatched_sizes=True, **hub)
+        load = dict(config=config, ignore_mismatched_sizes=True)
         try:
-            model = auto_cls.from_pretrained(m.model_name_or_path, attn_implementation=m.attn_implementation, **load)
+            model = self.from_pretrained(auto_cls, attn_implementation=m.attn_implementation, **load)
         except (ValueError, ImportError) as err:
             if m.attn_implementation in (None, "eager"):
                 raise
             logger.warning("attn_implementation=%s is not available for this model (%s); using eager attention.",
                            m.attn_implementation, err)
-            model = auto_cls.from_pretrained(m.model_name_or_path, attn_implementation="eager", **load)
+            model = self.from_pretrained(auto_cls, attn_implementation="eager", **load)
         if m.freeze_feature_encoder:
             model.freeze_feature_encoder()
         return model
@@ -103,17 +143,25 @@ class TaskFamily:
             logits = logits[0]
         return logits.argmax(dim=-1)
 
-    def score(self, references: Sequence, predictions: Sequence, languages: Sequence[str]) -> dict:
+    def score(self, references: Sequence, predictions: Sequence, languages: Sequence[str], split: str) -> dict:
+        """Scores of one split: per language, their macro mean and the pooled figure (metrics.per_language)."""
         scorer = SCORERS[self.task.spec.primary_metric]
         return per_language(references, predictions, languages, scorer)
+
+    def evaluate(self, split: str, raw_predictions: Any, dataset: SpeechDataset) -> Scored:
+        """Decode and score one split, once: kept in `self.scored[split]`, so the runner reuses what the Trainer's
+        `compute_metrics` already computed instead of decoding (for CoVoST-2: detokenising) and scoring again."""
+        predictions = self.decode(raw_predictions, split)
+        report = self.score(self.references[split][: len(predictions)], predictions,
+                            dataset.languages[: len(predictions)], split)
+        self.scored[split] = Scored(predictions, report)
+        return self.scored[split]
 
     def compute_metrics_for(self, split: str, dataset: SpeechDataset) -> Callable:
         """A Trainer `compute_metrics` bound to one split, so per-language scores know each row's language."""
 
         def compute(pred: Any) -> dict[str, float]:
-            predictions = self.decode(pred.predictions)
-            refs = self.references[split][: len(predictions)]
-            result = self.score(refs, predictions, dataset.languages[: len(predictions)])
+            result = self.evaluate(split, pred.predictions, dataset).report
             headline = result["macro"] if self.data_args.per_lang_metrics else result["pooled"]
             out = dict(headline)
             out.update({f"pooled_{k}": v for k, v in result["pooled"].items()})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from ..collators import SpeechDataset
 from ..errors import UsageError
 from ..registry import FLEURS_LOCALES, MINDS14_INTENTS
 from ..report_card import pyplot
-from .base import TaskFamily
+from .base import Prepared, TaskFamily
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +33,9 @@ FALLBACK_LABELS: dict[str, tuple[str, ...]] = {"fleurs-lang_id": FLEURS_LOCALES,
 CONFUSION_FILE = "confusion_matrix_{split}.json"
 
 
-def label_names_of(splits: dict[str, Dataset], task_name: str) -> list[str]:
+def label_names_of(splits: Iterable[Dataset], task_name: str) -> list[str]:
     """The class names, from the source's ClassLabel feature (the registry's table when the data has none)."""
-    for ds in splits.values():
+    for ds in splits:
         feature = ds.features.get("target")
         if isinstance(feature, ClassLabel):
             return list(feature.names)
@@ -84,13 +84,12 @@ class ClassificationFamily(TaskFamily):
         id2label = {int(k): v for k, v in config.id2label.items()}
         return [id2label[i] for i in range(len(id2label))]
 
-    def _labels(self, splits: dict[str, Dataset]) -> list[str]:
+    def _labels(self, splits: Iterable[Dataset]) -> list[str]:
         names = label_names_of(splits, self.task.name)
         if self.training_args.do_train:
             return names
         m = self.model_args
-        config = AutoConfig.from_pretrained(m.model_name_or_path, cache_dir=m.cache_dir, revision=m.model_revision,
-                                            token=self.training_args.hub_token)
+        config = self.from_pretrained(AutoConfig)
         saved = self._checkpoint_labels(config)
         if saved is None:
             raise UsageError(f"Evaluating without --do_train needs a fine-tuned audio-classification checkpoint "
@@ -132,36 +131,34 @@ class ClassificationFamily(TaskFamily):
                 out.append(-1 if v is None else int(v))
         return out
 
-    def prepare(self, splits: dict[str, Dataset]) -> dict[str, SpeechDataset]:
-        names = self._labels(splits)
+    def prepare(self, train: Dataset | None, evaluated: dict[str, Dataset]) -> Prepared:
+        names = self._labels([ds for ds in (train, *evaluated.values()) if ds is not None])
         self.id2label = dict(enumerate(names))
         self.label2id = {n: i for i, n in self.id2label.items()}
-        m = self.model_args
-        self.processor = AutoFeatureExtractor.from_pretrained(m.model_name_or_path, cache_dir=m.cache_dir,
-                                                              revision=m.model_revision,
-                                                              token=self.training_args.hub_token)
+        self.processor = self.from_pretrained(AutoFeatureExtractor)
         if self.training_args.should_save:
             self.processor.save_pretrained(self.training_args.output_dir)
+        present: dict[str, list[str]] = {}  # split name -> classes present
+        prepared_train = None
+        if train is not None:
+            ids = self._to_ids(train["target"], self.train_split)
+            reasons = [None if 0 <= y < len(names) else "no class label" for y in ids]
+            train, (ids,) = self.drop_training_rows(self.train_split, train, reasons, ids)
+            self.train_label_ids = ids
+            present[self.train_split] = [names[y] for y in sorted(set(ids))]
+            prepared_train = SpeechDataset(train, ids)
         out: dict[str, SpeechDataset] = {}
-        present: dict[str, list[str]] = {}  # keyed like results.json's splits
-        d = self.data_args
-        split_names = {"train": d.train_split_name, "eval": d.eval_split_name, "predict": d.predict_split_name}
-        for split, ds in splits.items():
+        for split, ds in evaluated.items():
             ids = self._to_ids(ds["target"], split)
             bad = [i for i, y in enumerate(ids) if not 0 <= y < len(names)]
-            if bad and split == "train":
-                reasons = [None if 0 <= y < len(names) else "no class label" for y in ids]
-                ds, (ids,) = self.drop_training_rows(split, ds, reasons, ids)
-            elif bad:
+            if bad:
                 raise UsageError(f"{split}: {len(bad)} utterance(s) have no valid class label "
                                  f"({', '.join(ds.select(bad[:5])['id'])}...); evaluation items are never dropped.")
             self.references[split] = [names[y] for y in ids]
-            if split == "train":
-                self.train_label_ids = ids
-            present[split_names.get(split, split)] = [names[y] for y in sorted(set(ids))]
+            present[split] = [names[y] for y in sorted(set(ids))]
             out[split] = SpeechDataset(ds, ids)
         self.notes["label_space"] = {"num_labels": len(names), "classes_present": present}
-        return out
+        return Prepared(prepared_train, out)
 
     def build_model(self) -> PreTrainedModel:
         model = self.load_pretrained(AutoModelForAudioClassification, {
@@ -173,7 +170,7 @@ class ClassificationFamily(TaskFamily):
             init_bias_to_log_prior(model, self.train_label_ids, len(self.id2label))
         return model
 
-    def decode(self, predictions: np.ndarray) -> list[str]:
+    def decode(self, predictions: np.ndarray, split: str) -> list[str]:
         return [self.id2label[int(i)] for i in np.asarray(predictions).reshape(-1)]
 
     def write_artifacts(self, output_dir: Path, split: str, predictions: Sequence, dataset: SpeechDataset) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from ..text import (
     oov_characters,
     save_vocab,
 )
-from .base import TaskFamily
+from .base import Prepared, TaskFamily
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,23 @@ def output_frames(num_samples: int, conv_kernel: tuple[int, ...], conv_stride: t
     return length
 
 
+@dataclass
+class CTCArguments:
+    """Flags of the CTC head, parsed with the shared ones (`--help` lists them in their own group)."""
+
+    _argument_group_name = "CTC speech recognition (family ctc: mls, voxpopuli, babel, fleurs-asr)"
+
+    ctc_loss_reduction: str = field(
+        default="mean", metadata={"help": "CTC loss reduction: 'mean' (per-utterance, length-normalised) or 'sum'."})
+    ctc_zero_infinity: bool = field(
+        default=True,
+        metadata={"help": "Zero infinite CTC losses (targets longer than the audio allows) instead of NaN-ing."})
+
+
 class CTCFamily(TaskFamily):
     label_kind = "sequence"
+    arguments_class = CTCArguments
+    family_args: CTCArguments
 
     def _normalizer(self) -> TextNormalizer:
         d = self.data_args
@@ -52,10 +68,7 @@ class CTCFamily(TaskFamily):
 
     def _load_or_build_processor(self, train_texts: list[str] | None) -> Wav2Vec2Processor:
         out = Path(self.training_args.output_dir)
-        fe = AutoFeatureExtractor.from_pretrained(self.model_args.model_name_or_path,
-                                                  cache_dir=self.model_args.cache_dir,
-                                                  revision=self.model_args.model_revision,
-                                                  token=self.training_args.hub_token)
+        fe = self.from_pretrained(AutoFeatureExtractor)
         if train_texts is not None:
             vocab = build_vocab(train_texts)
             vocab_file = save_vocab(vocab, out)
@@ -63,9 +76,7 @@ class CTCFamily(TaskFamily):
                                              word_delimiter_token=WORD_DELIMITER, bos_token=None, eos_token=None)
         else:
             try:
-                tokenizer = Wav2Vec2CTCTokenizer.from_pretrained(self.model_args.model_name_or_path,
-                                                                 cache_dir=self.model_args.cache_dir,
-                                                                 token=self.training_args.hub_token)
+                tokenizer = self.from_pretrained(Wav2Vec2CTCTokenizer)
             except (OSError, TypeError, ValueError) as err:
                 raise UsageError(f"Evaluating without --do_train needs a fine-tuned CTC checkpoint with its "
                                  f"tokenizer (vocab.json); {self.model_args.model_name_or_path} has none.") from err
@@ -74,45 +85,44 @@ class CTCFamily(TaskFamily):
             processor.save_pretrained(out)
         return processor
 
-    def prepare(self, splits: dict[str, Dataset]) -> dict[str, SpeechDataset]:
+    def prepare(self, train: Dataset | None, evaluated: dict[str, Dataset]) -> Prepared:
         norm = self._normalizer()
-        texts = {split: [norm(t) for t in ds["target"]] for split, ds in splits.items()}
-        train = "train" if "train" in splits and self.training_args.do_train else None
-        self.processor = self._load_or_build_processor(texts[train] if train else None)
+        train_texts = [norm(t) for t in train["target"]] if train is not None else None
+        self.processor = self._load_or_build_processor(train_texts)
         tok = self.processor.tokenizer
+        prepared_train = None
+        if train is not None:
+            cfg = self.from_pretrained(AutoConfig)
+            sr = self.feature_extractor.sampling_rate
+            labels = [encode_characters(tok, t) for t in train_texts]
+            reasons = [
+                "empty transcript" if not text else
+                "transcript longer than the model's output frames"
+                if len(lab) > output_frames(int(dur * sr), cfg.conv_kernel, cfg.conv_stride) else None
+                for text, lab, dur in zip(train_texts, labels, train["duration"], strict=True)]
+            train, (labels,) = self.drop_training_rows(self.train_split, train, reasons, labels)
+            prepared_train = SpeechDataset(train, labels)
         vocab = tok.get_vocab()
-        cfg = AutoConfig.from_pretrained(self.model_args.model_name_or_path, cache_dir=self.model_args.cache_dir,
-                                         token=self.training_args.hub_token)
-        sr = self.feature_extractor.sampling_rate
         out: dict[str, SpeechDataset] = {}
-        for split, ds in splits.items():
-            split_texts = texts[split]
-            labels = [encode_characters(tok, t) for t in split_texts]
-            if split == train:
-                reasons = [
-                    "empty transcript" if not text else
-                    "transcript longer than the model's output frames"
-                    if len(lab) > output_frames(int(dur * sr), cfg.conv_kernel, cfg.conv_stride) else None
-                    for text, lab, dur in zip(split_texts, labels, ds["duration"], strict=True)]
-                ds, (labels, split_texts) = self.drop_training_rows(split, ds, reasons, labels, split_texts)
-            else:
-                missing, total = oov_characters(split_texts, vocab)
-                if missing:
-                    logger.warning("%s: %d of %d characters are not in the vocabulary and become %s: %s", split,
-                                   sum(missing.values()), total, UNK_TOKEN, "".join(sorted(missing)))
-                self.notes.setdefault("oov_char_rate", {})[split] = sum(missing.values()) / max(total, 1)
-            self.references[split] = split_texts
-            out[split] = SpeechDataset(ds, labels)
-        return out
+        for split, ds in evaluated.items():
+            texts = [norm(t) for t in ds["target"]]
+            missing, total = oov_characters(texts, vocab)
+            if missing:
+                logger.warning("%s: %d of %d characters are not in the vocabulary and become %s: %s", split,
+                               sum(missing.values()), total, UNK_TOKEN, "".join(sorted(missing)))
+            self.notes.setdefault("oov_char_rate", {})[split] = sum(missing.values()) / max(total, 1)
+            self.references[split] = texts
+            out[split] = SpeechDataset(ds, [encode_characters(tok, t) for t in texts])
+        return Prepared(prepared_train, out)
 
     def build_model(self) -> PreTrainedModel:
         tok = self.processor.tokenizer
         return self.load_pretrained(AutoModelForCTC, {
-            "ctc_loss_reduction": self.model_args.ctc_loss_reduction,
-            "ctc_zero_infinity": self.model_args.ctc_zero_infinity,
+            "ctc_loss_reduction": self.family_args.ctc_loss_reduction,
+            "ctc_zero_infinity": self.family_args.ctc_zero_infinity,
             "pad_token_id": tok.pad_token_id, "vocab_size": len(tok),
         })
 
-    def decode(self, predictions: np.ndarray) -> list[str]:
+    def decode(self, predictions: np.ndarray, split: str) -> list[str]:
         ids = np.where(predictions < 0, self.processor.tokenizer.pad_token_id, predictions)
         return self.processor.tokenizer.batch_decode(ids)

@@ -20,6 +20,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..errors import UsageError
 from ..metrics import per_language, precision_at_1
 from ..registry import resolve
 from ..sources import LoadContext, load_splits
-from .base import TaskFamily
+from .base import Prepared, TaskFamily
 
 logger = logging.getLogger(__name__)
 
@@ -118,46 +119,65 @@ class RetrievalDataset(torch.utils.data.Dataset):
         return self.parts[part][int(i) - int(self.offsets[part])]
 
 
+@dataclass
+class RetrievalArguments:
+    """The retrieval protocol's flags (our documented choices, spec section 5), parsed with the shared ones."""
+
+    _argument_group_name = "Speech-to-English retrieval (family retrieval: fleurs-retrieval; the protocol)"
+
+    retrieval_layer: int = field(
+        default=-1, metadata={"help": "Retrieval: hidden layer to pool (-1 = last, 0 = feature projection)."})
+    retrieval_pooling: str = field(default="mean", metadata={"help": "Retrieval: pooling over frames, mean or max."})
+    retrieval_similarity: str = field(
+        default="cosine", metadata={"help": "Retrieval: 'cosine', or 'margin' (ratio margin, Artetxe & Schwenk 2019)."})
+    retrieval_margin_k: int = field(default=4, metadata={"help": "Retrieval: neighbours k of the margin score."})
+    retrieval_key_language: str = field(
+        default="en_us", metadata={"help": "Retrieval: FLEURS locale of the keys (English)."})
+    retrieval_query_languages: list[str] | None = field(
+        default=None, metadata={"help": "Retrieval: query locales (default: every non-key language of the config)."})
+    retrieval_distractor_splits: list[str] = field(
+        default_factory=lambda: ["train", "validation"],
+        metadata={"help": "Retrieval: splits whose key-language utterances are added as distractors (the scored "
+                          "split itself is never one)."})
+    retrieval_shuffle_keys: bool = field(
+        default=False, metadata={"help": "Retrieval control run: permute key sentence ids (P@1 must fall to chance)."})
+
+
 class RetrievalFamily(TaskFamily):
     label_kind = "none"
+    arguments_class = RetrievalArguments
+    family_args: RetrievalArguments
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if self.training_args.do_train:
             raise UsageError("fleurs-retrieval has no training step: it scores a pretrained or fine-tuned encoder "
                              "as it is. Drop --do_train and pass --do_predict (test split) and/or --do_eval.")
-        self.active: str | None = None
         self.datasets: dict[str, RetrievalDataset] = {}
-
-    def _split_name(self, role: str) -> str:
-        return self.data_args.eval_split_name if role == "eval" else self.data_args.predict_split_name
 
     def _sentence_ids(self, ds: Dataset) -> list[str]:
         column = "sentence_id" if "sentence_id" in ds.column_names else "target"
         return [str(s) for s in ds[column]]
 
     def _load_english(self, splits: list[str]) -> dict[str, Dataset]:
-        d, m = self.data_args, self.model_args
+        d, m, a = self.data_args, self.model_args, self.family_args
         ctx = LoadContext(mirror_root=d.mirror_root, data_dir=d.data_dir, revision=d.dataset_revision,
                           cache_dir=m.cache_dir, token=self.training_args.hub_token,
-                          num_proc=d.preprocessing_num_workers, select_languages=True)
-        key_task = resolve(f"fleurs.{d.retrieval_key_language}", task="fleurs-retrieval")
+                          num_proc=d.preprocessing_num_workers, source_layout=d.source_layout,
+                          select_languages=True)
+        key_task = resolve(f"fleurs.{a.retrieval_key_language}", task="fleurs-retrieval")
         loaded, _ = load_splits(key_task, sorted(set(splits)), ctx, d.target_column_name)
         return loaded
 
-    def prepare(self, splits: dict[str, Dataset]) -> dict[str, RetrievalDataset]:
-        d = self.data_args
-        key_lang = d.retrieval_key_language
-        self.processor = AutoFeatureExtractor.from_pretrained(self.model_args.model_name_or_path,
-                                                              cache_dir=self.model_args.cache_dir,
-                                                              revision=self.model_args.model_revision,
-                                                              token=self.training_args.hub_token)
-        distractor_splits = list(d.retrieval_distractor_splits or [])
-        english = self._load_english([self._split_name(r) for r in splits] + distractor_splits)
+    def prepare(self, train: Dataset | None, evaluated: dict[str, Dataset]) -> Prepared:
+        a = self.family_args
+        key_lang = a.retrieval_key_language
+        self.processor = self.from_pretrained(AutoFeatureExtractor)
+        distractor_splits = list(a.retrieval_distractor_splits or [])
+        english = self._load_english(list(evaluated) + distractor_splits)
         out: dict[str, RetrievalDataset] = {}
-        for role, ds in splits.items():
-            split = self._split_name(role)
-            wanted = set(d.retrieval_query_languages or []) or (set(ds.unique("language")) - {key_lang})
+        for split, ds in evaluated.items():
+            wanted = set(a.retrieval_query_languages or []) or (set(ds.unique("language")) - {key_lang})
             unknown = wanted - set(ds.unique("language"))
             if unknown:
                 raise UsageError(f"--retrieval_query_languages: {', '.join(sorted(unknown))} not in the {split} "
@@ -169,7 +189,7 @@ class RetrievalFamily(TaskFamily):
             parts = [("query", queries), (KEY, keys)]
             parts += [(DISTRACTOR, english[s]) for s in distractor_splits if s != split]
             ids = [self._sentence_ids(p) for _, p in parts]
-            if d.retrieval_shuffle_keys:
+            if a.retrieval_shuffle_keys:
                 # Control run: key ids permuted, so any P@1 above chance would reveal a leak in the pipeline.
                 pool = [s for part in ids[1:] for s in part]
                 random.Random(self.training_args.seed).shuffle(pool)
@@ -189,33 +209,28 @@ class RetrievalFamily(TaskFamily):
             self.notes.setdefault("retrieval", {})[split] = {
                 "queries": n_query, "keys": len(keys), "distractors": len(pool_ids) - len(keys),
                 "key_language": key_lang, "query_languages": sorted(set(queries["language"])),
-                "distractor_splits": [s for s in distractor_splits if s != split], "layer": d.retrieval_layer,
-                "pooling": d.retrieval_pooling, "similarity": d.retrieval_similarity,
-                "margin_k": d.retrieval_margin_k if d.retrieval_similarity == "margin" else None,
-                "shuffled_keys": d.retrieval_shuffle_keys, "chance_precision_at_1": chance}
+                "distractor_splits": [s for s in distractor_splits if s != split], "layer": a.retrieval_layer,
+                "pooling": a.retrieval_pooling, "similarity": a.retrieval_similarity,
+                "margin_k": a.retrieval_margin_k if a.retrieval_similarity == "margin" else None,
+                "shuffled_keys": a.retrieval_shuffle_keys, "chance_precision_at_1": chance}
             logger.info("Retrieval %s: %d queries (%s) against %d English keys + %d distractors; chance P@1 %.3f",
                         split, n_query, " ".join(sorted(set(queries["language"]))), len(keys),
                         len(pool_ids) - len(keys), chance)
-            self.references[role] = dataset.sentence_ids
-            self.datasets[role] = dataset
-            out[role] = dataset
-        return out
+            self.references[split] = dataset.sentence_ids
+            self.datasets[split] = dataset
+            out[split] = dataset
+        return Prepared(None, out)
 
     def build_model(self) -> torch.nn.Module:
         encoder = self.load_pretrained(AutoModel, {})
-        return PooledEncoder(encoder, self.data_args.retrieval_layer, self.data_args.retrieval_pooling)
+        return PooledEncoder(encoder, self.family_args.retrieval_layer, self.family_args.retrieval_pooling)
 
     def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:
         return logits[0] if isinstance(logits, tuple) else logits
 
-    def compute_metrics_for(self, split: str, dataset: Any) -> Any:
-        # The runner binds metrics to a split right before predicting it: remember which one `decode` sees.
-        self.active = split
-        return super().compute_metrics_for(split, dataset)
-
-    def decode(self, predictions: np.ndarray) -> list[str | None]:
+    def decode(self, predictions: np.ndarray, split: str) -> list[str | None]:
         """Embeddings -> for each query row the sentence id of its best key; None for key/distractor rows."""
-        ds = self.datasets[self.active]
+        ds = self.datasets[split]
         emb = predictions[0] if isinstance(predictions, tuple) else predictions
         emb = np.asarray(emb, dtype=np.float32)[: len(ds)]
         roles = np.array(ds.roles[: len(emb)])
@@ -230,12 +245,12 @@ class RetrievalFamily(TaskFamily):
         # Per query language: the margin's key neighbourhoods are taken within one language pair, as in bitext mining.
         for lang in sorted(set(languages[is_query])):
             rows = np.flatnonzero(is_query & (languages == lang))
-            best = retrieve(emb[rows], keys, self.data_args.retrieval_similarity, self.data_args.retrieval_margin_k)
+            best = retrieve(emb[rows], keys, self.family_args.retrieval_similarity, self.family_args.retrieval_margin_k)
             for r, b in zip(rows, best, strict=True):
                 out[r] = str(key_ids[b])
         return out
 
-    def score(self, references: Sequence, predictions: Sequence, languages: Sequence[str]) -> dict:
+    def score(self, references: Sequence, predictions: Sequence, languages: Sequence[str], split: str) -> dict:
         rows = [i for i, p in enumerate(predictions) if p is not None]
         return per_language([references[i] for i in rows], [predictions[i] for i in rows],
                             [languages[i] for i in rows], precision_at_1)

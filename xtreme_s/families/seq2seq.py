@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from ..metrics import group_means
 from ..registry import COVOST2_RESOURCE_GROUPS
 from ..text import TextNormalizer
 from ..trainer import SpeechSeq2SeqTrainer
-from .base import TaskFamily
+from .base import Prepared, TaskFamily
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,36 @@ def is_speech_encoder_decoder(config: Any) -> bool:
     return getattr(config, "model_type", None) == "speech-encoder-decoder"
 
 
+@dataclass
+class Seq2SeqArguments:
+    """Flags of speech translation, parsed with the shared ones (`--help` lists them in their own group)."""
+
+    _argument_group_name = "Speech translation (family seq2seq: covost2; text decoder, adapter, translations)"
+
+    decoder_name_or_path: str = field(
+        default="facebook/mbart-large-50",
+        metadata={"help": "CoVoST-2: pretrained text decoder stacked on the speech encoder (its decoder is loaded "
+                          "as a causal LM with cross-attention); mBART-50 as in the XLS-R paper. Ignored when "
+                          "--model_name_or_path already is a speech encoder-decoder checkpoint."})
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "CoVoST-2: tokenizer of the decoder (default: the decoder's, or the "
+                                        "checkpoint's when fine-tuning a speech encoder-decoder)."})
+    add_adapter: bool = field(
+        default=True, metadata={"help": "CoVoST-2: add a convolutional adapter on top of the encoder that shortens "
+                                        "the speech sequence before cross-attention."})
+    adapter_stride: int = field(default=2, metadata={"help": "CoVoST-2: stride of each adapter layer."})
+    num_adapter_layers: int = field(
+        default=3, metadata={"help": "CoVoST-2: adapter layers (each divides the sequence length by the stride)."})
+    normalize_translations: bool = field(
+        default=False, metadata={"help": "CoVoST-2: lowercase translations and delete --chars_to_ignore before "
+                                         "training and scoring, as the reference runner did (default: BLEU on the "
+                                         "translations as published)."})
+
+
 class Seq2SeqFamily(TaskFamily):
     label_kind = "sequence"
+    arguments_class = Seq2SeqArguments
+    family_args: Seq2SeqArguments
     trainer_class = SpeechSeq2SeqTrainer
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -58,27 +87,25 @@ class Seq2SeqFamily(TaskFamily):
             t.generation_max_length = DEFAULT_GENERATION_MAX_LENGTH
         # The Trainer must keep generated ids as they are (no argmax over logits).
         self.preprocess_logits_for_metrics = None  # type: ignore[assignment]
-        self._hub = dict(cache_dir=self.model_args.cache_dir, token=t.hub_token)
-        self._model_config = AutoConfig.from_pretrained(self.model_args.model_name_or_path,
-                                                        revision=self.model_args.model_revision, **self._hub)
+        self._model_config = self.from_pretrained(AutoConfig)
         self.forced_bos_token_id: int | None = None
         self.decoder_start_token_id: int | None = None
 
     # -- tokenizer and labels ----------------------------------------------------------------------------
     def _tokenizer_source(self) -> str:
-        m = self.model_args
-        if m.tokenizer_name:
-            return m.tokenizer_name
-        return m.model_name_or_path if is_speech_encoder_decoder(self._model_config) else m.decoder_name_or_path
+        m, a = self.model_args, self.family_args
+        if a.tokenizer_name:
+            return a.tokenizer_name
+        return m.model_name_or_path if is_speech_encoder_decoder(self._model_config) else a.decoder_name_or_path
 
     def _decoder_config(self) -> Any:
         if is_speech_encoder_decoder(self._model_config):
             return self._model_config.decoder
-        return AutoConfig.from_pretrained(self.model_args.decoder_name_or_path, **self._hub)
+        return self.from_pretrained(AutoConfig, self.family_args.decoder_name_or_path)
 
     def _build_processor(self) -> Wav2Vec2Processor:
         source = self._tokenizer_source()
-        tokenizer = AutoTokenizer.from_pretrained(source, **self._hub)
+        tokenizer = self.from_pretrained(AutoTokenizer, source)
         if hasattr(tokenizer, "lang_code_to_id"):
             # mBART-50: targets are "en_XX <text> </s>"; generation starts from </s> and must force en_XX first.
             tokenizer.src_lang = tokenizer.tgt_lang = MBART_TARGET_LANGUAGE
@@ -94,8 +121,7 @@ class Seq2SeqFamily(TaskFamily):
         if start is None:
             start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         self.decoder_start_token_id = start
-        fe = AutoFeatureExtractor.from_pretrained(self.model_args.model_name_or_path,
-                                                  revision=self.model_args.model_revision, **self._hub)
+        fe = self.from_pretrained(AutoFeatureExtractor)
         processor = Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer)
         if self.training_args.should_save:
             processor.save_pretrained(self.training_args.output_dir)
@@ -115,27 +141,29 @@ class Seq2SeqFamily(TaskFamily):
             out.append(ids)
         return out
 
-    def prepare(self, splits: dict[str, Dataset]) -> dict[str, SpeechDataset]:
+    def prepare(self, train: Dataset | None, evaluated: dict[str, Dataset]) -> Prepared:
         self.processor = self._build_processor()
         d = self.data_args
-        norm = TextNormalizer("xtreme_s" if d.normalize_translations else "none", d.chars_to_ignore,
+        norm = TextNormalizer("xtreme_s" if self.family_args.normalize_translations else "none", d.chars_to_ignore,
                               d.unicode_normalization)
-        max_len = getattr(self._decoder_config(), "max_position_embeddings", None)
-        train = "train" if "train" in splits and self.training_args.do_train else None
-        out: dict[str, SpeechDataset] = {}
-        for split, ds in splits.items():
-            texts = [norm(t) for t in ds["target"]]
+        prepared_train = None
+        if train is not None:
+            max_len = getattr(self._decoder_config(), "max_position_embeddings", None)
+            texts = [norm(t) for t in train["target"]]
             labels = self.labels_for(texts)
-            if split == train:
-                reasons = [
-                    "empty translation" if not text else
-                    f"translation longer than the decoder's {max_len} positions"
-                    if max_len is not None and len(lab) + 1 > max_len else None
-                    for text, lab in zip(texts, labels, strict=True)]
-                ds, (texts, labels) = self.drop_training_rows(split, ds, reasons, texts, labels)
+            reasons = [
+                "empty translation" if not text else
+                f"translation longer than the decoder's {max_len} positions"
+                if max_len is not None and len(lab) + 1 > max_len else None
+                for text, lab in zip(texts, labels, strict=True)]
+            train, (labels,) = self.drop_training_rows(self.train_split, train, reasons, labels)
+            prepared_train = SpeechDataset(train, labels)
+        out: dict[str, SpeechDataset] = {}
+        for split, ds in evaluated.items():
+            texts = [norm(t) for t in ds["target"]]
             self.references[split] = texts
-            out[split] = SpeechDataset(ds, labels)
-        return out
+            out[split] = SpeechDataset(ds, self.labels_for(texts))
+        return Prepared(prepared_train, out)
 
     # -- model -------------------------------------------------------------------------------------------
     def _load_decoder(self, config: Any) -> PreTrainedModel:
@@ -146,15 +174,14 @@ class Seq2SeqFamily(TaskFamily):
         encoder-decoder (mBART-50) saved with only the shared embedding, the causal-LM class finds no
         `decoder.embed_tokens` and would start from random embeddings; we copy them from the seq2seq model.
         """
-        path = self.model_args.decoder_name_or_path
+        path = self.family_args.decoder_name_or_path
         was_seq2seq = getattr(config, "is_encoder_decoder", False)
         config.is_decoder, config.add_cross_attention, config.is_encoder_decoder = True, True, False
-        decoder, info = AutoModelForCausalLM.from_pretrained(path, config=config, output_loading_info=True,
-                                                             **self._hub)
+        decoder, info = self.from_pretrained(AutoModelForCausalLM, path, config=config, output_loading_info=True)
         missing = set(info.get("missing_keys", ()))
         embedding_missing = any("embed_tokens" in k for k in missing)
         if embedding_missing and was_seq2seq:
-            source = AutoModelForSeq2SeqLM.from_pretrained(path, **self._hub)
+            source = self.from_pretrained(AutoModelForSeq2SeqLM, path)
             decoder.get_input_embeddings().weight.data.copy_(source.get_decoder().get_input_embeddings().weight.data)
             out_emb = decoder.get_output_embeddings()
             if out_emb is not None and out_emb.weight is not decoder.get_input_embeddings().weight:
@@ -167,19 +194,18 @@ class Seq2SeqFamily(TaskFamily):
         return decoder
 
     def build_model(self) -> PreTrainedModel:
-        m = self.model_args
+        m, a = self.model_args, self.family_args
         tok = self.processor.tokenizer
         if is_speech_encoder_decoder(self._model_config):
             config = self._model_config
             config.encoder.update(self.encoder_config_overrides())
-            model = SpeechEncoderDecoderModel.from_pretrained(m.model_name_or_path, config=config,
-                                                              revision=m.model_revision, **self._hub)
+            model = self.from_pretrained(SpeechEncoderDecoderModel, config=config)
             if m.freeze_feature_encoder:
                 model.freeze_feature_encoder()
         else:
             encoder = self.load_pretrained(AutoModel, {
-                "add_adapter": m.add_adapter, "adapter_stride": m.adapter_stride,
-                "num_adapter_layers": m.num_adapter_layers,
+                "add_adapter": a.add_adapter, "adapter_stride": a.adapter_stride,
+                "num_adapter_layers": a.num_adapter_layers,
             })
             decoder = self._load_decoder(self._decoder_config())
             model = SpeechEncoderDecoderModel(encoder=encoder, decoder=decoder)
@@ -198,7 +224,7 @@ class Seq2SeqFamily(TaskFamily):
             num_beams=t.generation_num_beams or 1)
         enc = model.encoder.config
         self.notes["seq2seq"] = {
-            "decoder": getattr(model.config.decoder, "_name_or_path", None) or m.decoder_name_or_path,
+            "decoder": getattr(model.config.decoder, "_name_or_path", None) or a.decoder_name_or_path,
             "adapter": {"add_adapter": getattr(enc, "add_adapter", None),
                         "num_adapter_layers": getattr(enc, "num_adapter_layers", None),
                         "adapter_stride": getattr(enc, "adapter_stride", None)},
@@ -208,15 +234,15 @@ class Seq2SeqFamily(TaskFamily):
         return model
 
     # -- decoding and scoring ----------------------------------------------------------------------------
-    def decode(self, predictions: np.ndarray) -> list[str]:
+    def decode(self, predictions: np.ndarray, split: str) -> list[str]:
         tok = self.processor.tokenizer
         if isinstance(predictions, tuple):
             predictions = predictions[0]
         ids = np.where(predictions < 0, tok.pad_token_id, predictions)
         return [text.strip() for text in tok.batch_decode(ids, skip_special_tokens=True)]
 
-    def score(self, references: Sequence, predictions: Sequence, languages: Sequence[str]) -> dict:
-        result = super().score(references, predictions, languages)
+    def score(self, references: Sequence, predictions: Sequence, languages: Sequence[str], split: str) -> dict:
+        result = super().score(references, predictions, languages, split)
         # Resource groups of the XLS-R paper; UNCONFIRMED membership (registry.COVOST2_RESOURCE_GROUPS).
         result["groups"] = group_means(result["per_language"], COVOST2_RESOURCE_GROUPS)
         self.notes["resource_groups"] = {
@@ -225,5 +251,5 @@ class Seq2SeqFamily(TaskFamily):
                       "scores are unweighted means of the per-direction BLEU of the languages that were scored.",
         }
         self.notes["translation_normalization"] = ("xtreme_s (lowercase, chars_to_ignore deleted)"
-                                                   if self.data_args.normalize_translations else "none")
+                                                   if self.family_args.normalize_translations else "none")
         return result
