@@ -7,7 +7,7 @@ benchmark (`xtreme_s_spec.md` section 3.2): `<prefix>.<lang>`, `<prefix>.all`, a
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import UserError
 
@@ -74,37 +74,33 @@ class TaskSpec:
     family: str  # ctc | seq2seq | classification | retrieval
     source: str  # key into xtreme_s.sources.ADAPTERS
     target_column: str  # XTREME-S column name the head predicts
-    metrics: tuple[str, ...]
-    primary_metric: str
+    primary_metric: str  # key into metrics.SCORERS (which also returns the companion metrics, e.g. CER with WER)
     greater_is_better: bool
     languages: tuple[str, ...]
     has_all: bool = True
-    sampling_rate: int = 16_000  # the source's native rate; audio is resampled to the model's rate
-    in_score: bool = True  # counts towards the overall XTREME-S score
     description: str = ""
+    # Whether a task counts towards the overall XTREME-S score is said once, in score.SCORE_TASKS.
 
 
 TASKS: dict[str, TaskSpec] = {
     t.name: t
     for t in (
-        TaskSpec("mls", "mls", "ctc", "mls", "transcription", ("wer", "cer"), "wer", False, MLS_LANGUAGES,
+        TaskSpec("mls", "mls", "ctc", "mls", "transcription", "wer", False, MLS_LANGUAGES,
                  description="Multilingual LibriSpeech, 9 h limited-supervision training split"),
-        TaskSpec("voxpopuli", "voxpopuli", "ctc", "voxpopuli", "transcription", ("wer", "cer"), "wer", False,
+        TaskSpec("voxpopuli", "voxpopuli", "ctc", "voxpopuli", "transcription", "wer", False,
                  VOXPOPULI_LANGUAGES, description="VoxPopuli European Parliament ASR"),
-        TaskSpec("babel", "babel", "ctc", "babel", "transcription", ("wer", "cer"), "wer", False, BABEL_LANGUAGES,
-                 has_all=False, sampling_rate=8_000, in_score=False,
+        TaskSpec("babel", "babel", "ctc", "babel", "transcription", "wer", False, BABEL_LANGUAGES, has_all=False,
                  description="IARPA BABEL conversational telephone speech (manual LDC download)"),
-        TaskSpec("fleurs-asr", "fleurs", "ctc", "fleurs", "transcription", ("wer", "cer"), "wer", False,
+        TaskSpec("fleurs-asr", "fleurs", "ctc", "fleurs", "transcription", "wer", False,
                  FLEURS_LOCALES, description="FLEURS read-speech ASR, 102 languages"),
-        TaskSpec("fleurs-lang_id", "fleurs", "classification", "fleurs", "lang_id", ("accuracy",), "accuracy", True,
+        TaskSpec("fleurs-lang_id", "fleurs", "classification", "fleurs", "lang_id", "accuracy", True,
                  FLEURS_LOCALES, description="FLEURS 102-way spoken language identification"),
-        TaskSpec("fleurs-retrieval", "fleurs", "retrieval", "fleurs", "id", ("precision_at_1",), "precision_at_1",
-                 True, FLEURS_LOCALES, in_score=False, description="FLEURS speech-to-English retrieval"),
-        TaskSpec("covost2", "covost2", "seq2seq", "covost2", "translation", ("bleu",), "bleu", True, COVOST2_SOURCES,
-                 sampling_rate=48_000,
+        TaskSpec("fleurs-retrieval", "fleurs", "retrieval", "fleurs", "id", "precision_at_1",
+                 True, FLEURS_LOCALES, description="FLEURS speech-to-English retrieval"),
+        TaskSpec("covost2", "covost2", "seq2seq", "covost2", "translation", "bleu", True, COVOST2_SOURCES,
                  description="CoVoST-2 X->en speech translation (fixie-ai/covost2, or Common Voice 4)"),
-        TaskSpec("minds14", "minds14", "classification", "minds14", "intent_class", ("f1", "accuracy"), "f1", True,
-                 MINDS14_LOCALES, sampling_rate=8_000, description="MInDS-14 e-banking intent classification"),
+        TaskSpec("minds14", "minds14", "classification", "minds14", "intent_class", "f1", True,
+                 MINDS14_LOCALES, description="MInDS-14 e-banking intent classification"),
     )
 }
 
@@ -121,7 +117,6 @@ class ResolvedTask:
     config_name: str
     languages: tuple[str, ...]
     language_group: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
