@@ -138,7 +138,7 @@ def test_checkpoint_cut_short_by_a_kill_is_not_resumed_from(tmp_path):
 def test_length_grouped_order_depends_only_on_seed_and_epoch():
     import torch
 
-    from xtreme_s.sampling import ResumableLengthGroupedSampler
+    from xtreme_s.trainer import ResumableLengthGroupedSampler
 
     lengths = [int(x) for x in torch.randint(1, 1000, (64,), generator=torch.Generator().manual_seed(1))]
 

@@ -250,7 +250,7 @@ def test_ddp_wrapper_passes_rank_batches_through_and_forwards_set_epoch():
     """Under DDP accelerate wraps the batch sampler in BatchSamplerShard; ours is already rank-aware."""
     from accelerate.data_loader import BatchSamplerShard, SkipBatchSampler
 
-    from xtreme_s.sampling import unshard
+    from xtreme_s.trainer import unshard
 
     durations = _fleurs_like(300)
     sampler = DurationBatchSampler(durations, 60, seed=2, num_replicas=2, rank=1)

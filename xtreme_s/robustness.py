@@ -5,8 +5,8 @@ unreadable headers, zero length, duration limits, empty transcripts, targets lon
 During training, by the collator, because a clip whose header reads may still fail to decode or hold NaN/inf
 samples, and decoding happens only there (a full decode of a 1000-hour set up front would cost as much as an
 epoch). The collator runs in DataLoader worker processes, so it cannot count into an object of the training
-process: each batch carries its counts (`SKIPPED_KEY`), `SkippedItemsMixin` pops them before the forward pass and
-adds them up, and the runner sums them over ranks into results.json.
+process: each batch carries its counts (`SKIPPED_KEY`), `trainer.SkippedItemsMixin` pops them before the forward
+pass and adds them up, and the runner sums them over ranks into results.json.
 
 Evaluation and test items are never dropped silently. Where a run trains (or the user allows skipping), the
 evaluation splits are decoded once before training, so a corrupt test clip stops the run at start-up, not after a
@@ -16,16 +16,13 @@ scores the rest. Without that pre-flight (evaluation-only runs), the collator ra
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import datasets
 import numpy as np
 import torch
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .audio import AudioDecodeError, load_audio
 from .errors import UserError
@@ -70,55 +67,12 @@ def describe(item: dict[str, Any]) -> str:
 
 def placeholder(sampling_rate: int) -> np.ndarray:
     """0.1 s of silence standing in for an all-skipped batch, so every rank still runs forward/backward (DDP
-    needs that); `SkippedItemsMixin` zeroes its loss."""
+    needs that); `trainer.SkippedItemsMixin` zeroes its loss."""
     return np.zeros(sampling_rate // 10, dtype=np.float32)
 
 
 def skipped_tensor(counts: Counter) -> torch.Tensor:
     return torch.tensor([counts.get(r, 0) for r in DECODE_REASONS], dtype=torch.long)
-
-
-class SkippedItemsMixin:
-    """Pops the collator's skip counts off each training batch, adds them up, zeroes the loss of empty batches."""
-
-    _skipped_in_batches: torch.Tensor | None = None
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        counts = inputs.pop(SKIPPED_KEY, None)
-        empty = inputs.pop(EMPTY_BATCH_KEY, None)
-        if counts is not None:
-            counts = counts.detach().cpu()
-            self._skipped_in_batches = counts if self._skipped_in_batches is None else self._skipped_in_batches + counts
-        out = super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                   num_items_in_batch=num_items_in_batch)
-        if empty is not None and bool(empty.any()):
-            if return_outputs:
-                return out[0] * 0.0, out[1]
-            return out * 0.0
-        return out
-
-    def _save_checkpoint(self, model, trial):
-        """Keep this process's counts in the checkpoint, so a resumed run reports the batches before the kill."""
-        super()._save_checkpoint(model, trial)
-        folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-        counts = self._skipped_in_batches.tolist() if self._skipped_in_batches is not None else []
-        folder.mkdir(parents=True, exist_ok=True)  # other ranks may reach here before the main one creates it
-        (folder / f"{SKIPPED_STATE}_{self.args.process_index}.json").write_text(json.dumps(counts))
-
-    def train(self, resume_from_checkpoint=None, *args, **kwargs):
-        if isinstance(resume_from_checkpoint, str):
-            saved = Path(resume_from_checkpoint) / f"{SKIPPED_STATE}_{self.args.process_index}.json"
-            if saved.is_file() and (counts := json.loads(saved.read_text())):
-                self._skipped_in_batches = torch.tensor(counts, dtype=torch.long)
-        return super().train(resume_from_checkpoint, *args, **kwargs)
-
-    def skipped_during_training(self) -> dict[str, int]:
-        """Counts per reason, summed over all processes (call on every rank: it is a collective)."""
-        local = self._skipped_in_batches if self._skipped_in_batches is not None else torch.zeros(
-            len(DECODE_REASONS), dtype=torch.long)
-        total = self.accelerator.reduce(local.to(self.accelerator.device), reduction="sum").cpu()
-        return {reason + IN_BATCH_SUFFIX: int(n) for reason, n in zip(DECODE_REASONS, total.tolist(), strict=True)
-                if n}
 
 
 def _problems(batch: dict[str, list]) -> dict[str, list]:

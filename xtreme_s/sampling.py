@@ -11,7 +11,7 @@ need its own cut manifests, and torch has no duration-budget sampler. This one i
   generator seeded by ``(seed, epoch)`` only, so a resumed run replays the same order;
 * with several processes every rank gets the same number of batches: the shuffled batch list is padded by
   repeating its first batches (or cut, with `drop_last`) to a multiple of the world size, and rank r takes every
-  world-size-th batch from r. accelerate must not shard it again (see `unshard`).
+  world-size-th batch from r. accelerate must not shard it again (see `xtreme_s.trainer.unshard`).
 
 A clip longer than the budget gets a batch of its own (the runner's `--max_duration_in_seconds` is the cap).
 """
@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
-from functools import partial
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from transformers.trainer_pt_utils import LengthGroupedSampler
-from transformers.trainer_utils import EvalPrediction, seed_worker
 
 from . import parquet_audio
 
@@ -236,52 +233,7 @@ def restore_order(values, order: Sequence[int]):
     return arr[inverse]
 
 
-def duration_train_dataloader(trainer: Any) -> torch.utils.data.DataLoader:
-    """The Trainer's training DataLoader with a `DurationBatchSampler` (`--max_batch_seconds`).
-
-    Mirrors `Trainer._get_dataloader`, but passes the sampler as `batch_sampler`. The sampler is rank-aware, so the
-    `BatchSamplerShard` that `accelerator.prepare` wraps around it under DDP is made a pass-through (as the Trainer
-    does for its own rank-aware `BatchRebalanceSampler`) and forwards `set_epoch`, which the Trainer looks for on
-    that wrapper when it resumes mid-epoch (`skip_first_batches`).
-    """
-    args = trainer.args
-    dataset = trainer.train_dataset
-    if not hasattr(dataset, "durations"):
-        raise ValueError("--max_batch_seconds needs a training dataset that knows its clip durations "
-                         f"(xtreme_s.collators.SpeechDataset); got {type(dataset).__name__}.")
-    too_long = sum(d > args.max_batch_seconds for d in dataset.durations)
-    if too_long:
-        logger.warning("%d training clip(s) are longer than --max_batch_seconds=%s and get a batch of their own; "
-                       "lower --max_duration_in_seconds to skip them.", too_long, args.max_batch_seconds)
-    groups, window = _row_groups(dataset, args)
-    sampler = DurationBatchSampler(
-        dataset.durations, args.max_batch_seconds, num_buckets=args.num_duration_buckets, shuffle=True,
-        seed=args.data_seed if args.data_seed is not None else args.seed, drop_last=args.dataloader_drop_last,
-        num_replicas=max(1, args.world_size), rank=args.process_index if args.world_size > 1 else 0,
-        groups=groups, window=window)
-    trainer.duration_sampler = sampler
-    logger.info("Duration batching: %d batches per epoch per process (budget %.0f s, %d buckets), padding ratio "
-                "%.3f", len(sampler), args.max_batch_seconds, len(sampler.buckets), sampler.padding_ratio(0))
-    if groups is not None:
-        logger.info("Row-group-aware order: %d parquet row groups in windows of %d (--shuffle_window_row_groups)",
-                    int(groups.max()) + 1, window)
-    params: dict[str, Any] = {
-        "batch_sampler": sampler,
-        "collate_fn": trainer._get_collator_with_removed_columns(trainer.data_collator, description="Training"),
-        "num_workers": args.dataloader_num_workers,
-        "pin_memory": args.dataloader_pin_memory,
-        "persistent_workers": args.dataloader_persistent_workers and args.dataloader_num_workers > 0,
-        "worker_init_fn": partial(seed_worker, num_workers=args.dataloader_num_workers, rank=args.process_index),
-    }
-    if args.dataloader_num_workers > 0:
-        params["prefetch_factor"] = args.dataloader_prefetch_factor
-        params["multiprocessing_context"] = args.dataloader_multiprocessing_context
-    dataloader = trainer.accelerator.prepare(torch.utils.data.DataLoader(dataset, **params))
-    unshard(getattr(dataloader, "batch_sampler", None), sampler)
-    return dataloader
-
-
-def _row_groups(dataset: Any, args: Any) -> tuple[np.ndarray | None, int]:
+def row_groups(dataset: Any, args: Any) -> tuple[np.ndarray | None, int]:
     """The row-group key of every clip (None when its audio is not read from parquet, or windows are off) and the
     window size (`--shuffle_window_row_groups`)."""
     window = getattr(args, "shuffle_window_row_groups", 0) or 0
@@ -290,7 +242,7 @@ def _row_groups(dataset: Any, args: Any) -> tuple[np.ndarray | None, int]:
 
 def eval_order(dataset: Any, args: Any) -> list[int]:
     """`longest_first` for an evaluation dataset, row-group aware when its audio is read from parquet files."""
-    return longest_first(dataset.durations, *_row_groups(dataset, args))
+    return longest_first(dataset.durations, *row_groups(dataset, args))
 
 
 def hint_without_duration_batching(dataset: Any, args: Any) -> None:
@@ -304,69 +256,3 @@ def hint_without_duration_batching(dataset: Any, args: Any) -> None:
     if parquet_audio.parse_ref((data[0]["audio"] or {}).get("path")) is not None:
         logger.info("Training audio is read from parquet row groups in random order (slower); --max_batch_seconds "
                     "reads it in row-group-aware order.")
-
-
-def unshard(wrapper: Any, sampler: DurationBatchSampler) -> None:
-    """Make accelerate's `BatchSamplerShard` around our rank-aware sampler a pass-through that forwards
-    `set_epoch` (the Trainer calls it on that wrapper when resuming mid-epoch)."""
-    if wrapper is not None and wrapper is not sampler and getattr(wrapper, "batch_sampler", None) is sampler:
-        wrapper.num_processes, wrapper.process_index = 1, 0
-        wrapper.set_epoch = sampler.set_epoch
-
-
-def _find_order(dataloader: Any) -> list[int] | None:
-    """The `OrderedSampler` behind a (prepared) evaluation DataLoader, if any."""
-    stack, seen = [dataloader], 0
-    while stack and seen < 8:
-        obj = stack.pop()
-        seen += 1
-        if isinstance(obj, OrderedSampler):
-            return obj.order
-        for name in ("sampler", "batch_sampler", "base_dataloader"):
-            child = getattr(obj, name, None)
-            if child is not None and child is not obj:
-                stack.append(child)
-    return None
-
-
-def evaluation_loop_in_dataset_order(trainer: Any, loop: Callable, dataloader: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run the Trainer's evaluation loop over a length-sorted order, yet hand `compute_metrics` and the caller
-    predictions in dataset order (per-language scores and predictions.jsonl rely on it)."""
-    order = _find_order(dataloader)
-    if order is None:
-        return loop(dataloader, *args, **kwargs)
-    compute = trainer.compute_metrics
-
-    def compute_in_order(pred: EvalPrediction) -> dict:
-        return compute(EvalPrediction(predictions=restore_order(pred.predictions, order),
-                                      label_ids=restore_order(pred.label_ids, order),
-                                      inputs=restore_order(pred.inputs, order),
-                                      losses=restore_order(pred.losses, order)))
-
-    trainer.compute_metrics = compute_in_order if compute is not None else None
-    try:
-        output = loop(dataloader, *args, **kwargs)
-    finally:
-        trainer.compute_metrics = compute
-    return output._replace(predictions=restore_order(output.predictions, order),
-                           label_ids=restore_order(output.label_ids, order))
-
-
-class ResumableLengthGroupedSampler(LengthGroupedSampler):
-    """`LengthGroupedSampler` whose order depends only on (seed, epoch).
-
-    The stock one draws from the global torch RNG when an epoch starts; after a resume mid-epoch that RNG is not
-    where it was, so the skipped batches would not be the ones already trained on (and under DDP each rank could
-    draw a different order). The Trainer calls `set_epoch` through accelerate's loaders, skip wrappers included.
-    """
-
-    def __init__(self, *args: Any, seed: int = 0, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.seed, self.epoch = seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return super().__iter__()
