@@ -17,9 +17,16 @@ QUICK = ["--mini", "--do_train", "--do_eval", "--do_predict", "--max_steps", "4"
 
 
 @pytest.mark.parametrize("config", ["voxpopuli.all", "mls.pl", "babel.sw"])
-def test_ctc_train_eval_predict_writes_results(config, tmp_path, hf_cache):
+def test_ctc_train_eval_predict_writes_results(config, tmp_path, hf_cache, monkeypatch):
+    from xtreme_s.families.ctc import CTCFamily
+
+    decoded: list[str] = []
+    decode = CTCFamily.decode
+    monkeypatch.setattr(CTCFamily, "decode", lambda self, predictions, split: decoded.append(split) or
+                        decode(self, predictions, split))
     out = tmp_path / "run"
     results = run_cli(["--dataset_config_name", config, *QUICK], out, hf_cache)
+    assert sorted(decoded) == ["test", "validation"]  # each scored split decoded once, and told which it is
     assert results["task"] == config.split(".")[0] and results["config_name"] == config
     assert results["family"] == "ctc" and results["model"] == str(TINY_MODEL)
     test = results["splits"]["test"]
