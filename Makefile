@@ -16,7 +16,7 @@ RUN = $(if $(filter 1,$(NPROC)),$(BIN)/python,$(BIN)/torchrun --nproc_per_node=$
 # MINI=1: the same recipe on the bundled mini benchmark and tiny model, a few CPU steps, fp32.
 MINI_FLAGS = --mini --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_steps 5 --logging_steps 5 \
 	--learning_rate 1e-3 --per_device_train_batch_size 8 --per_device_eval_batch_size 8 \
-	--gradient_accumulation_steps 1 --fp16 False --gradient_checkpointing False --mask_time_prob 0.05 \
+	--gradient_accumulation_steps 1 --fp16 False --activation_checkpointing False --mask_time_prob 0.05 \
 	--mask_feature_prob 0 --dataloader_num_workers 0
 TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)

@@ -281,7 +281,12 @@ def _known_flags() -> set[str]:
 
 # transformers 4 -> 5 renames; value-less flags map onto their present-day equivalent.
 RENAMED_FLAGS = {"--evaluation_strategy": "--eval_strategy", "--evaluation-strategy": "--eval_strategy",
-                 "--no_cuda": "--use_cpu", "--push_to_hub_token": "--hub_token"}
+                 "--no_cuda": "--use_cpu", "--push_to_hub_token": "--hub_token",
+                 # transformers 5.24 deprecates these (a FutureWarning per run); same meaning under the new name.
+                 "--gradient_checkpointing": "--activation_checkpointing",
+                 "--gradient-checkpointing": "--activation_checkpointing",
+                 "--gradient_checkpointing_kwargs": "--activation_checkpointing_kwargs",
+                 "--gradient-checkpointing-kwargs": "--activation_checkpointing_kwargs"}
 EXPANDED_FLAGS = {"--group_by_length": ["--train_sampling_strategy", "group_by_length"],
                   "--group-by-length": ["--train_sampling_strategy", "group_by_length"]}
 

@@ -70,6 +70,18 @@ class SpeechCollator:
     label_kind: str = "sequence"
     pad_to_multiple_of: int | None = None
     min_samples: int = 0  # the encoder's receptive field: shorter clips are padded with silence up to it
+    inputs: Any = None  # xtreme_s.encoders.InputSpec: padding and attention mask as the extractor wants them
+    padding_mask: bool = False  # also return the padding mask as `padding_mask` when the model takes none
+
+    def __post_init__(self) -> None:
+        if self.inputs is None:
+            from .encoders import InputSpec
+
+            self.inputs = InputSpec.of(self.feature_extractor)
+        if self.pad_to_multiple_of and not self.inputs.waveform:
+            logger.info("Padding to a multiple of samples applies to waveform inputs only; %s pads %s itself.",
+                        type(self.feature_extractor).__name__, self.inputs.input_name)
+            self.pad_to_multiple_of = None
 
     def with_min_samples(self, n: int) -> SpeechCollator:
         self.min_samples = n
@@ -99,9 +111,14 @@ class SpeechCollator:
         if empty:
             waves, kept = [rb.placeholder(sr)], [{"labels": [] if self.label_kind == "sequence" else 0}]
         items = kept
-        batch = self.feature_extractor(waves, sampling_rate=sr, padding=True, return_tensors="pt",
-                                       pad_to_multiple_of=self.pad_to_multiple_of,
-                                       return_attention_mask=True)
+        spec = self.inputs
+        # The extractor's own choices: Whisper pads to its fixed 30 s window; HuBERT-base and others that were
+        # pre-trained without an attention mask get none (a mask changes their outputs).
+        kwargs = {"pad_to_multiple_of": self.pad_to_multiple_of} if self.pad_to_multiple_of else {}
+        batch = self.feature_extractor(waves, sampling_rate=sr, padding=spec.padding, return_tensors="pt",
+                                       return_attention_mask=spec.attention_mask or self.padding_mask, **kwargs)
+        if self.padding_mask and not spec.attention_mask:
+            batch["padding_mask"] = batch.pop("attention_mask")
         if self.label_kind == "sequence":
             longest = max(1, max(len(it["labels"]) for it in items))
             labels = np.full((len(items), longest), -100, dtype=np.int64)

@@ -15,7 +15,7 @@ import torch
 import transformers
 from transformers import set_seed
 
-from . import parquet_audio, preflight, report_card, reporting, run_manifest
+from . import encoders, parquet_audio, preflight, report_card, reporting, run_manifest
 from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
 from .distributed import check_sharding
 from .errors import UsageError
@@ -133,6 +133,9 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     family_cls = get_family(task.spec.family)  # fail before loading any data if the head is not available
     own_args = (family_args or {}).get(task.spec.family)
     preflight.check_models(model_args, training_args, task.spec.family, own_args)  # offline, typo, push: seconds
+    # ... and whether transformers has a head (or encoder) of this architecture for the family (xtreme_s.encoders).
+    encoders.check_model(model_args.model_name_or_path, task.spec.family, cache_dir=model_args.cache_dir,
+                         revision=model_args.model_revision, token=training_args.hub_token)
     limits = preflight.input_limits(model_args)
     checkpoint = resume_checkpoint(training_args, run_manifest.run_identity(task, model_args, data_args))
     set_seed(training_args.seed)

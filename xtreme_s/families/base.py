@@ -21,6 +21,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoConfig, PreTrainedModel
 
+from .. import encoders
 from ..collators import SpeechCollator, SpeechDataset, padding_multiple
 from ..metrics import SCORERS, per_language
 from ..registry import ResolvedTask
@@ -83,16 +84,7 @@ class TaskFamily:
         raise NotImplementedError
 
     # -- shared ------------------------------------------------------------------------------------------
-    def encoder_config_overrides(self) -> dict[str, Any]:
-        """SpecAugment and regularisation flags every XLS-R-style encoder takes."""
-        m = self.model_args
-        return {
-            "feat_proj_dropout": m.feat_proj_dropout, "attention_dropout": m.attention_dropout,
-            "hidden_dropout": m.hidden_dropout, "final_dropout": m.final_dropout,
-            "activation_dropout": m.activation_dropout, "mask_time_prob": m.mask_time_prob,
-            "mask_time_length": m.mask_time_length, "mask_feature_prob": m.mask_feature_prob,
-            "mask_feature_length": m.mask_feature_length, "layerdrop": m.layerdrop,
-        }
+    needs_padding_mask = False  # retrieval pools over the real frames even when the model gets no mask
 
     def from_pretrained(self, cls: Any, source: str | None = None, **kwargs: Any) -> Any:
         """`cls.from_pretrained` with the run's one keyword set, for every part of a model (config, feature
@@ -106,15 +98,18 @@ class TaskFamily:
             kwargs.setdefault("revision", m.model_revision)
         return cls.from_pretrained(source, cache_dir=m.cache_dir, token=self.training_args.hub_token, **kwargs)
 
-    def load_pretrained(self, auto_cls: Any, head_config: dict[str, Any]) -> PreTrainedModel:
+    def load_pretrained(self, auto_cls: Any, head_config: dict[str, Any],
+                        encoder_extra: dict[str, Any] | None = None) -> PreTrainedModel:
         """Load `model_name_or_path` into `auto_cls` with our encoder flags plus the head's config.
 
-        Falls back to eager attention when the requested kernel is unavailable (e.g. a peer architecture without
-        SDPA, or flash-attn not installed): a speed default must never block a run.
+        The encoder flags land where this architecture keeps them (xtreme_s.encoders); what was applied and what
+        ignored goes to results.json. Falls back to eager attention when the requested kernel is unavailable (e.g.
+        a peer architecture without SDPA, or flash-attn not installed): a speed default must never block a run.
         """
         m = self.model_args
         config = self.from_pretrained(AutoConfig)
-        config.update({**self.encoder_config_overrides(), **head_config})
+        self.notes["encoder"] = encoders.apply_encoder_flags(config, m, encoder_extra)
+        config.update(head_config)
         load = dict(config=config, ignore_mismatched_sizes=True)
         try:
             model = self.from_pretrained(auto_cls, attn_implementation=m.attn_implementation, **load)
@@ -124,9 +119,12 @@ class TaskFamily:
             logger.warning("attn_implementation=%s is not available for this model (%s); using eager attention.",
                            m.attn_implementation, err)
             model = self.from_pretrained(auto_cls, attn_implementation="eager", **load)
-        if m.freeze_feature_encoder:
-            model.freeze_feature_encoder()
+        self.freeze_front_end(model)
         return model
+
+    def freeze_front_end(self, model: torch.nn.Module) -> None:
+        frozen = bool(self.model_args.freeze_feature_encoder) and encoders.freeze_front_end(model)
+        self.notes.setdefault("encoder", {})["front_end_frozen"] = frozen
 
     @property
     def feature_extractor(self) -> Any:
@@ -135,7 +133,8 @@ class TaskFamily:
     def collator(self) -> SpeechCollator:
         fe = self.feature_extractor
         return SpeechCollator(fe, label_kind=self.label_kind,
-                              pad_to_multiple_of=padding_multiple(self.training_args, fe.sampling_rate))
+                              pad_to_multiple_of=padding_multiple(self.training_args, fe.sampling_rate),
+                              inputs=encoders.InputSpec.of(fe), padding_mask=self.needs_padding_mask)
 
     def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:
         """Keep argmax ids, not B x T x V logits: the Trainer would otherwise hold all logits of the split."""

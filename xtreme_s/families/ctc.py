@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from datasets import Dataset
@@ -13,10 +14,11 @@ from transformers import (
     AutoFeatureExtractor,
     AutoModelForCTC,
     PreTrainedModel,
+    ProcessorMixin,
     Wav2Vec2CTCTokenizer,
-    Wav2Vec2Processor,
 )
 
+from .. import encoders
 from ..collators import SpeechDataset
 from ..errors import UsageError
 from ..text import (
@@ -32,16 +34,6 @@ from ..text import (
 from .base import Prepared, TaskFamily
 
 logger = logging.getLogger(__name__)
-
-
-def output_frames(num_samples: int, conv_kernel: tuple[int, ...], conv_stride: tuple[int, ...]) -> int:
-    """Frames the convolutional encoder emits for a clip (same formula as the model)."""
-    length = num_samples
-    for k, s in zip(conv_kernel, conv_stride, strict=True):
-        length = (length - k) // s + 1
-        if length <= 0:
-            return 0
-    return length
 
 
 @dataclass
@@ -66,7 +58,7 @@ class CTCFamily(TaskFamily):
         d = self.data_args
         return TextNormalizer(d.text_normalization, d.chars_to_ignore, d.unicode_normalization)
 
-    def _load_or_build_processor(self, train_texts: list[str] | None) -> Wav2Vec2Processor:
+    def _load_or_build_processor(self, train_texts: list[str] | None, config: Any) -> ProcessorMixin:
         out = Path(self.training_args.output_dir)
         fe = self.from_pretrained(AutoFeatureExtractor)
         if train_texts is not None:
@@ -80,7 +72,7 @@ class CTCFamily(TaskFamily):
             except (OSError, TypeError, ValueError) as err:
                 raise UsageError(f"Evaluating without --do_train needs a fine-tuned CTC checkpoint with its "
                                  f"tokenizer (vocab.json); {self.model_args.model_name_or_path} has none.") from err
-        processor = Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer)
+        processor = encoders.make_processor(config, fe, tokenizer)  # e.g. Wav2Vec2BertProcessor
         if self.training_args.should_save:
             processor.save_pretrained(out)
         return processor
@@ -88,18 +80,19 @@ class CTCFamily(TaskFamily):
     def prepare(self, train: Dataset | None, evaluated: dict[str, Dataset]) -> Prepared:
         norm = self._normalizer()
         train_texts = [norm(t) for t in train["target"]] if train is not None else None
-        self.processor = self._load_or_build_processor(train_texts)
+        cfg = self.from_pretrained(AutoConfig)
+        self.processor = self._load_or_build_processor(train_texts, cfg)
         tok = self.processor.tokenizer
         prepared_train = None
         if train is not None:
-            cfg = self.from_pretrained(AutoConfig)
             sr = self.feature_extractor.sampling_rate
             labels = [encode_characters(tok, t) for t in train_texts]
+            # The model's own length computation (conv stack, fbank stride, adapter): xtreme_s.encoders.
+            frames = encoders.output_frames(cfg, self.feature_extractor, [int(d * sr) for d in train["duration"]])
             reasons = [
                 "empty transcript" if not text else
-                "transcript longer than the model's output frames"
-                if len(lab) > output_frames(int(dur * sr), cfg.conv_kernel, cfg.conv_stride) else None
-                for text, lab, dur in zip(train_texts, labels, train["duration"], strict=True)]
+                "transcript longer than the model's output frames" if len(lab) > n else None
+                for text, lab, n in zip(train_texts, labels, frames, strict=True)]
             train, (labels,) = self.drop_training_rows(self.train_split, train, reasons, labels)
             prepared_train = SpeechDataset(train, labels)
         vocab = tok.get_vocab()

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import AutoFeatureExtractor, AutoModel
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
+from .. import encoders
 from ..collators import SpeechDataset
 from ..errors import UsageError
 from ..metrics import per_language, precision_at_1
@@ -55,17 +56,25 @@ class PooledEncoder(torch.nn.Module):
         return self.encoder.config
 
     def forward(self, input_values: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
-                input_features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                input_features: torch.Tensor | None = None,
+                padding_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """`attention_mask` goes to the encoder (when its feature extractor asks for one); either mask says which
+        frames hold audio for the pooling (`padding_mask` alone for encoders run without a mask: HuBERT-base,
+        Whisper's 30 s window)."""
         inputs = {"input_values": input_values} if input_values is not None else {"input_features": input_features}
-        out = self.encoder(**inputs, attention_mask=attention_mask, output_hidden_states=True)
+        if attention_mask is not None:
+            inputs["attention_mask"] = attention_mask
+        out = self.encoder(**inputs, output_hidden_states=True)
         layers = out.hidden_states
         if not -len(layers) <= self.layer < len(layers):
             raise UsageError(f"--retrieval_layer {self.layer}: the model has hidden states 0..{len(layers) - 1} "
                              "(0 = feature projection, -1 = last layer)")
         hidden = layers[self.layer]
-        mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
-        if attention_mask is not None and hasattr(self.encoder, "_get_feature_vector_attention_mask"):
-            mask = self.encoder._get_feature_vector_attention_mask(hidden.shape[1], attention_mask).bool()
+        input_mask = attention_mask if attention_mask is not None else padding_mask
+        if input_mask is None:
+            mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
+        else:
+            mask = encoders.frame_mask(self.encoder, input_mask, hidden.shape[1])
         m = mask.unsqueeze(-1)
         if self.pooling == "mean":
             pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1)
@@ -147,6 +156,7 @@ class RetrievalFamily(TaskFamily):
     label_kind = "none"
     arguments_class = RetrievalArguments
     family_args: RetrievalArguments
+    needs_padding_mask = True
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -222,7 +232,15 @@ class RetrievalFamily(TaskFamily):
         return Prepared(None, out)
 
     def build_model(self) -> torch.nn.Module:
-        encoder = self.load_pretrained(AutoModel, {})
+        config = self.from_pretrained(AutoConfig)
+        if encoders.is_speech_encoder_decoder(config):  # a fine-tuned CoVoST-2 model: embed with its encoder
+            m = self.model_args
+            model = encoders.load_speech_encoder_decoder(m.model_name_or_path, config, cache_dir=m.cache_dir,
+                                                         revision=m.model_revision, token=self.training_args.hub_token)
+        else:
+            model = self.load_pretrained(AutoModel, {})
+        # The encoder of an encoder-decoder checkpoint (Whisper, a fine-tuned speech encoder-decoder).
+        encoder = encoders.encoder_of(model)
         return PooledEncoder(encoder, self.family_args.retrieval_layer, self.family_args.retrieval_pooling)
 
     def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:

@@ -23,10 +23,11 @@ from transformers import (
     AutoTokenizer,
     GenerationConfig,
     PreTrainedModel,
+    ProcessorMixin,
     SpeechEncoderDecoderModel,
-    Wav2Vec2Processor,
 )
 
+from .. import encoders
 from ..collators import SpeechDataset
 from ..metrics import group_means
 from ..registry import COVOST2_RESOURCE_GROUPS
@@ -40,8 +41,7 @@ MBART_TARGET_LANGUAGE = "en_XX"  # XTREME-S uses the X->en directions only
 DEFAULT_GENERATION_MAX_LENGTH = 128  # tokens; CoVoST-2 translations are single sentences
 
 
-def is_speech_encoder_decoder(config: Any) -> bool:
-    return getattr(config, "model_type", None) == "speech-encoder-decoder"
+is_speech_encoder_decoder = encoders.is_speech_encoder_decoder
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Seq2SeqFamily(TaskFamily):
             return self._model_config.decoder
         return self.from_pretrained(AutoConfig, self.family_args.decoder_name_or_path)
 
-    def _build_processor(self) -> Wav2Vec2Processor:
+    def _build_processor(self) -> ProcessorMixin:
         source = self._tokenizer_source()
         tokenizer = self.from_pretrained(AutoTokenizer, source)
         if hasattr(tokenizer, "lang_code_to_id"):
@@ -122,7 +122,7 @@ class Seq2SeqFamily(TaskFamily):
             start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         self.decoder_start_token_id = start
         fe = self.from_pretrained(AutoFeatureExtractor)
-        processor = Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer)
+        processor = encoders.make_processor(self._model_config, fe, tokenizer)
         if self.training_args.should_save:
             processor.save_pretrained(self.training_args.output_dir)
         return processor
@@ -198,15 +198,18 @@ class Seq2SeqFamily(TaskFamily):
         tok = self.processor.tokenizer
         if is_speech_encoder_decoder(self._model_config):
             config = self._model_config
-            config.encoder.update(self.encoder_config_overrides())
-            model = self.from_pretrained(SpeechEncoderDecoderModel, config=config)
-            if m.freeze_feature_encoder:
-                model.freeze_feature_encoder()
+            self.notes["encoder"] = encoders.apply_encoder_flags(config.encoder, m)
+            model = encoders.load_speech_encoder_decoder(m.model_name_or_path, config, cache_dir=m.cache_dir,
+                                                         revision=m.model_revision, token=self.training_args.hub_token)
+            self.freeze_front_end(model)
         else:
-            encoder = self.load_pretrained(AutoModel, {
-                "add_adapter": a.add_adapter, "adapter_stride": a.adapter_stride,
-                "num_adapter_layers": a.num_adapter_layers,
-            })
+            # The adapter flags only for encoders that have the adapter (wav2vec2, w2v-BERT, WavLM, data2vec);
+            # Whisper's full encoder-decoder checkpoint contributes its encoder.
+            adapter = encoders.adapter_flags(self._model_config, a)
+            if a.add_adapter and not adapter:
+                logger.info("--add_adapter: %s has no length-shortening adapter; the decoder cross-attends to "
+                            "every encoder frame.", self._model_config.model_type)
+            encoder = encoders.encoder_of(self.load_pretrained(AutoModel, {}, encoder_extra=adapter))
             decoder = self._load_decoder(self._decoder_config())
             model = SpeechEncoderDecoderModel(encoder=encoder, decoder=decoder)
         if model.decoder.get_input_embeddings().num_embeddings < len(tok):
@@ -225,9 +228,7 @@ class Seq2SeqFamily(TaskFamily):
         enc = model.encoder.config
         self.notes["seq2seq"] = {
             "decoder": getattr(model.config.decoder, "_name_or_path", None) or a.decoder_name_or_path,
-            "adapter": {"add_adapter": getattr(enc, "add_adapter", None),
-                        "num_adapter_layers": getattr(enc, "num_adapter_layers", None),
-                        "adapter_stride": getattr(enc, "adapter_stride", None)},
+            "adapter": encoders.adapter_report(enc),  # None: this encoder has no adapter
             "generation": {"max_length": t.generation_max_length, "num_beams": t.generation_num_beams or 1,
                            "forced_bos_token_id": self.forced_bos_token_id},
         }
