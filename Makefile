@@ -18,7 +18,11 @@ MINI_FLAGS = --mini --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_step
 	--learning_rate 1e-3 --per_device_train_batch_size 8 --per_device_eval_batch_size 8 \
 	--gradient_accumulation_steps 1 --fp16 False --activation_checkpointing False --mask_time_prob 0.05 \
 	--mask_feature_prob 0 --dataloader_num_workers 0
-TASK_FLAGS = $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
+# Per-encoder settings layered over the task recipe: task_configs/encoders/<prefix>.yaml whose name starts the
+# model's basename (MODEL=facebook/w2v-bert-2.0 -> w2v-bert.yaml, MODEL=openai/whisper-small -> whisper.yaml).
+ENCODER_CONFIG = $(firstword $(foreach f,$(wildcard task_configs/encoders/*.yaml),\
+	$(if $(filter $(basename $(notdir $(f)))%,$(notdir $(MODEL))),$(f))))
+TASK_FLAGS = $(if $(ENCODER_CONFIG),--config $(ENCODER_CONFIG)) $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
 .PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel covost2 mini-benchmark clean \

@@ -63,11 +63,12 @@ ARCHITECTURES: dict[str, tuple[Callable[[], Any], Callable[[], Any], str]] = {
     # MMS: XLS-R shape plus the per-language attention adapters (adapter_attn_dim) of facebook/mms-1b-all.
     "mms": (lambda: Wav2Vec2Config(**SMALL, **CONV, feat_extract_norm="layer", do_stable_layer_norm=True,
                                    conv_bias=True, adapter_attn_dim=8), _waveform_fe, "Wav2Vec2ForCTC"),
-    "wav2vec2-bert": (lambda: Wav2Vec2BertConfig(**{k: v for k, v in SMALL.items()}, feature_projection_input_dim=160,
-                                                 output_hidden_size=32, conv_depthwise_kernel_size=3,
-                                                 position_embeddings_type="relative_key", left_max_position_embeddings=8,
-                                                 right_max_position_embeddings=8, add_adapter=False,
-                                                 adapter_kernel_size=3, adapter_stride=2, num_adapter_layers=1),
+    # w2v-BERT 2.0: stacked 80-bin fbank (160-dim input_features), Conformer layers, relative positions.
+    "wav2vec2-bert": (lambda: Wav2Vec2BertConfig(**SMALL, feature_projection_input_dim=160, output_hidden_size=32,
+                                                 conv_depthwise_kernel_size=3, position_embeddings_type="relative_key",
+                                                 left_max_position_embeddings=8, right_max_position_embeddings=8,
+                                                 add_adapter=False, adapter_kernel_size=3, adapter_stride=2,
+                                                 num_adapter_layers=1),
                       SeamlessM4TFeatureExtractor, "Wav2Vec2BertModel"),
     # HuBERT base: group-norm front end; its extractor asks for no attention mask (a mask changes its outputs).
     "hubert": (lambda: HubertConfig(**SMALL, **CONV, feat_extract_norm="group", do_stable_layer_norm=False),

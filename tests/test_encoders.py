@@ -147,3 +147,36 @@ def test_flags_land_in_each_architectures_own_fields(tiny_encoders):
     assert "layerdrop" in encoders.apply_encoder_flags(sew_d, args)["ignored"]
     hubert = _config(tiny_encoders["hubert"])
     assert encoders.adapter_flags(hubert, SimpleNamespace(add_adapter=True)) == {}
+
+
+def test_whisper_translation_model_reloads_with_its_trained_encoder(tiny_encoders, tmp_path, hf_cache):
+    """transformers would rebuild a saved Whisper-encoder SpeechEncoderDecoderModel around a whole WhisperModel and
+    drop the trained encoder weights; ours reloads them and the output directory evaluates on its own."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig
+
+    out = tmp_path / "run"
+    run_cli(["--mini", "--model_name_or_path", str(tiny_encoders["whisper"]), *FAMILY_RUNS["seq2seq"]], out, hf_cache)
+    model = encoders.load_speech_encoder_decoder(str(out), AutoConfig.from_pretrained(out))
+    assert type(model.encoder).__name__ == "WhisperEncoder"
+    saved = load_file(out / "model.safetensors")
+    state = model.state_dict()
+    assert any(k.startswith("encoder.layers.") for k in saved)
+    assert all(torch.equal(state[k], v) for k, v in saved.items())
+    again = run_cli(["--mini", "--model_name_or_path", str(out), "--dataset_config_name", "covost2.fr.en",
+                     "--do_predict", "--max_predict_samples", "2", "--generation_max_length", "4"],
+                    tmp_path / "again", hf_cache)
+    assert again["splits"]["test"]["num_examples"] == 2
+
+
+def test_encoder_recipes_layer_over_task_recipes_with_current_flag_names(recwarn):
+    from xtreme_s.args import parse_args
+
+    m, _, t = parse_args([str(ROOT / "task_configs" / "mls.yaml"), "--config",
+                          str(ROOT / "task_configs" / "encoders" / "w2v-bert.yaml"), "--model_name_or_path",
+                          "facebook/w2v-bert-2.0", "--output_dir", "unused"])
+    assert (t.learning_rate, m.mask_time_prob, m.layerdrop) == (5e-5, 0.0, 0.0)
+    assert t.activation_checkpointing is True  # the recipe's current name
+    _, _, legacy = parse_args(["--gradient_checkpointing", "True", "--output_dir", "unused"])
+    assert legacy.activation_checkpointing is True
+    assert not [w for w in recwarn if "gradient_checkpointing" in str(w.message)]

@@ -282,11 +282,12 @@ def load_speech_encoder_decoder(path: str, config: Any, **hub: Any) -> torch.nn.
     encoder = AutoModel.from_config(config.encoder).get_encoder()
     decoder = AutoModelForCausalLM.from_config(config.decoder)
     model = SpeechEncoderDecoderModel(config=config, encoder=encoder, decoder=decoder)
-    missing, unexpected = model.load_state_dict(_checkpoint_state(path, hub), strict=False)
-    model.tie_weights()
-    tied = {name for name, p in model.named_parameters() if any(p is q for n, q in model.named_parameters()
-                                                                if n != name)}
-    missing = [k for k in missing if k not in tied]
+    checkpoint = _checkpoint_state(path, hub)
+    missing, unexpected = model.load_state_dict(checkpoint, strict=False)
+    model.tie_weights()  # e.g. the decoder's output projection, saved once as its input embedding
+    state = model.state_dict()
+    loaded = {state[k].data_ptr() for k in checkpoint if k in state}
+    missing = [k for k in missing if state[k].data_ptr() not in loaded]
     if missing or unexpected:
         raise EncoderError(f"{path} does not match its own config: missing {missing[:5]}, unexpected "
                            f"{unexpected[:5]}.")
