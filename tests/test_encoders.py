@@ -180,3 +180,9 @@ def test_encoder_recipes_layer_over_task_recipes_with_current_flag_names(recwarn
     _, _, legacy = parse_args(["--gradient_checkpointing", "True", "--output_dir", "unused"])
     assert legacy.activation_checkpointing is True
     assert not [w for w in recwarn if "gradient_checkpointing" in str(w.message)]
+
+
+def test_shortest_usable_clip_comes_from_the_model_and_its_extractor(tiny_encoders):
+    """One 25 ms fbank window for w2v-BERT (no conv_kernel in its config), Whisper pads any clip to 30 s."""
+    assert encoders.min_input_samples(str(tiny_encoders["wav2vec2-bert"])) == 400
+    assert encoders.min_input_samples(str(tiny_encoders["whisper"])) == 1

@@ -229,6 +229,20 @@ def output_frames(config: Any, feature_extractor: Any, num_samples: Sequence[int
     return [max(0, int(x)) for x in torch.as_tensor(out).tolist()]
 
 
+def min_input_samples(model_name: str, longest: int = 16_000, **hub: Any) -> int:
+    """The fewest samples for which the encoder emits a frame (0: none found up to `longest`, or not knowable
+    cheaply), e.g. 400 (one 25 ms fbank window) for w2v-BERT, 1 for Whisper's fixed 30 s window."""
+    from transformers import AutoFeatureExtractor
+
+    config = encoder_config(AutoConfig.from_pretrained(model_name, **hub))
+    fe = AutoFeatureExtractor.from_pretrained(model_name, **hub)
+    known = ("SeamlessM4TFeatureExtractor", "WhisperFeatureExtractor")
+    if fe.model_input_names[0] != "input_values" and type(fe).__name__ not in known:
+        return 0  # measuring an unknown extractor at every length would take minutes
+    frames = output_frames(config, fe, range(1, longest + 1))
+    return next((n for n, f in enumerate(frames, 1) if f >= 1), 0)
+
+
 def frame_mask(encoder: torch.nn.Module, input_mask: torch.Tensor, num_frames: int) -> torch.Tensor:
     """Which of the encoder's `num_frames` output frames hold audio, from the input's padding mask.
 

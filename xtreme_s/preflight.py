@@ -145,4 +145,9 @@ def input_limits(model_args: Any) -> InputLimits:
         rate = int(json.loads(Path(fe).read_text(encoding="utf-8")).get("sampling_rate", rate))
     if "conv_kernel" in encoder and "conv_stride" in encoder:
         return InputLimits(min_input_samples(encoder["conv_kernel"], encoder["conv_stride"]), rate)
+    if fe and encoder.get("model_type"):  # fbank/mel encoders (w2v-BERT): ask the model and its extractor
+        from . import encoders
+
+        return InputLimits(encoders.min_input_samples(model_args.model_name_or_path, cache_dir=model_args.cache_dir,
+                                                      revision=model_args.model_revision), rate)
     return InputLimits(0, rate)
