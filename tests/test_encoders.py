@@ -169,14 +169,20 @@ def test_whisper_translation_model_reloads_with_its_trained_encoder(tiny_encoder
     assert again["splits"]["test"]["num_examples"] == 2
 
 
-def test_encoder_recipes_layer_over_task_recipes_with_current_flag_names(recwarn):
+@pytest.mark.parametrize("settings", sorted((ROOT / "task_configs" / "encoders").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_encoder_settings_layer_over_every_task_recipe(settings, recwarn):
+    """`make <task> MODEL=...` = recipe, then the encoder's settings (`--config`), then the command line."""
+    import yaml
+
     from xtreme_s.args import parse_args
 
-    m, _, t = parse_args([str(ROOT / "task_configs" / "mls.yaml"), "--config",
-                          str(ROOT / "task_configs" / "encoders" / "w2v-bert.yaml"), "--model_name_or_path",
-                          "facebook/w2v-bert-2.0", "--output_dir", "unused"])
-    assert (t.learning_rate, m.mask_time_prob, m.layerdrop) == (5e-5, 0.0, 0.0)
-    assert t.activation_checkpointing is True  # the recipe's current name
+    wanted = yaml.safe_load(settings.read_text())
+    for recipe in sorted((ROOT / "task_configs").glob("*.yaml")):
+        m, d, t = parse_args([str(recipe), "--config", str(settings), "--output_dir", "unused"])
+        for key, value in wanted.items():
+            assert getattr(m, key, getattr(d, key, getattr(t, key, None))) == value, (recipe.name, key)
+        assert t.activation_checkpointing == bool(yaml.safe_load(recipe.read_text()).get("activation_checkpointing"))
     _, _, legacy = parse_args(["--gradient_checkpointing", "True", "--output_dir", "unused"])
     assert legacy.activation_checkpointing is True
     assert not [w for w in recwarn if "gradient_checkpointing" in str(w.message)]
