@@ -179,11 +179,11 @@ def test_encoder_settings_layer_over_every_task_recipe(settings, recwarn):
 
     wanted = yaml.safe_load(settings.read_text())
     for recipe in sorted((ROOT / "task_configs").glob("*.yaml")):
-        m, d, t = parse_args([str(recipe), "--config", str(settings), "--output_dir", "unused"])
+        m, d, t, _ = parse_args([str(recipe), "--config", str(settings), "--output_dir", "unused"])
         for key, value in wanted.items():
             assert getattr(m, key, getattr(d, key, getattr(t, key, None))) == value, (recipe.name, key)
         assert t.activation_checkpointing == bool(yaml.safe_load(recipe.read_text()).get("activation_checkpointing"))
-    _, _, legacy = parse_args(["--gradient_checkpointing", "True", "--output_dir", "unused"])
+    _, _, legacy, _ = parse_args(["--gradient_checkpointing", "True", "--output_dir", "unused"])
     assert legacy.activation_checkpointing is True
     assert not [w for w in recwarn if "gradient_checkpointing" in str(w.message)]
 
