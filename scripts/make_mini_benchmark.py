@@ -260,12 +260,14 @@ def write_parquet(path: Path, features: datasets.Features, rows: Sequence[Row]) 
     print(f"  {path}  ({len(rows)} rows, {path.stat().st_size / 1024:.0f} KiB)")
 
 
-def write_tsv(path: Path, rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> None:
-    """Plain tab-separated text (no quoting: Common Voice / CoVoST files are read with QUOTE_NONE)."""
+def write_tsv(path: Path, rows: Iterable[Sequence[object]], header: Sequence[str] | None = None,
+              forbidden: str = '\t\n"\\') -> None:
+    """Plain tab-separated text, unquoted (Common Voice / CoVoST files are read with QUOTE_NONE; the original
+    FLEURS/VoxPopuli transcripts may hold quotes and backslashes, so for them only tabs and newlines are forbidden)."""
     lines = ["\t".join(header)] if header else []
     for row in rows:
         fields = [str(field) for field in row]
-        assert not any(c in field for field in fields for c in '\t\n"\\'), fields
+        assert not any(c in field for field in fields for c in forbidden), fields
         lines.append("\t".join(fields))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -580,18 +582,6 @@ def write_tar_gz(path: Path, members: Sequence[tuple[str, bytes]]) -> None:
     print(f"  {path}  ({len(members)} files, {path.stat().st_size / 1024:.0f} KiB)")
 
 
-def write_raw_tsv(path: Path, rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> None:
-    """An original transcript TSV (unquoted, tab-separated)."""
-    lines = ["\t".join(header)] if header else []
-    for row in rows:
-        fields = [str(field) for field in row]
-        assert not any(c in field for field in fields for c in "\t\n"), fields
-        lines.append("\t".join(fields))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"  {path}  ({len(lines) - (1 if header else 0)} rows)")
-
-
 RAW_SPLITS = {"train": "train", "validation": "dev", "test": "test"}  # export split -> original file name
 FLEURS_RAW_LOCALES = ("en_us",)
 VOXPOPULI_RAW_LANGS = ("pl",)
@@ -616,7 +606,7 @@ def build_raw_layouts(hub: Path) -> None:
                               "|".join(r["transcription"].split()) + " |", r["num_samples"],
                               GENDERS[r["gender"]].upper()])
             write_tar_gz(hub / "google/fleurs/data" / locale / "audio" / f"{name}.tar.gz", members)
-            write_raw_tsv(hub / "google/fleurs/data" / locale / f"{name}.tsv", lines)
+            write_tsv(hub / "google/fleurs/data" / locale / f"{name}.tsv", lines, forbidden="\t\n")
     for lang in VOXPOPULI_RAW_LANGS:
         for split, name in RAW_SPLITS.items():
             rows = pq.read_table(hub / "facebook/voxpopuli" / lang / split / "0000.parquet").to_pylist()
@@ -624,7 +614,8 @@ def build_raw_layouts(hub: Path) -> None:
             write_tar_gz(hub / "facebook/voxpopuli/data" / lang / name / f"{name}_part_0.tar.gz", members)
             lines = [[r["audio_id"], r["raw_text"], r["normalized_text"], r["speaker_id"], name, r["gender"],
                       r["is_gold_transcript"], r["accent"]] for r in rows]
-            write_raw_tsv(hub / "facebook/voxpopuli/data" / lang / f"asr_{name}.tsv", lines, VOXPOPULI_TSV_COLUMNS)
+            write_tsv(hub / "facebook/voxpopuli/data" / lang / f"asr_{name}.tsv", lines, VOXPOPULI_TSV_COLUMNS,
+                      forbidden="\t\n")
 
 
 class BabelTimeline:

@@ -200,16 +200,22 @@ def test_fleurs_lang_id_is_always_the_102_locales():
         fleurs_lang_ids(datasets.Dataset.from_dict({"lang_id": [102]}, features=ds.features))
 
 
-def test_conversion_resumes_from_the_shards_already_written(tmp_path, monkeypatch):
+def _tar_shards(folder, members: list[tuple[str, bytes]]) -> list[str]:
+    """One .tar.gz shard per (member name, content), as the raw layouts ship their audio."""
     shards = []
-    for i in range(3):
+    for i, (name, data) in enumerate(members):
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-            info = tarfile.TarInfo(f"part{i}/{i}.wav")
-            info.size = 2
-            tar.addfile(info, io.BytesIO(b"ab"))
-        (tmp_path / f"{i}.tar.gz").write_bytes(buffer.getvalue())
-        shards.append(str(tmp_path / f"{i}.tar.gz"))
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        (folder / f"{i}.tar.gz").write_bytes(buffer.getvalue())
+        shards.append(str(folder / f"{i}.tar.gz"))
+    return shards
+
+
+def test_conversion_resumes_from_the_shards_already_written(tmp_path, monkeypatch):
+    shards = _tar_shards(tmp_path, [(f"part{i}/{i}.wav", b"ab") for i in range(3)])
     features = datasets.Features({"name": datasets.Value("string")})
     dest = tmp_path / "out"
     raw_layout.convert_shards(shards, dest, features, lambda name, data: {"name": name}, "test")
@@ -261,15 +267,7 @@ def test_processes_of_a_job_convert_once_and_share_the_result(tmp_path):
     """As the ranks of a torchrun job: the first converts under the lock, the other waits and reads its files."""
     import multiprocessing
 
-    shards = []
-    for i in range(2):
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-            info = tarfile.TarInfo(f"{i}.wav")
-            info.size = 1
-            tar.addfile(info, io.BytesIO(b"a"))
-        (tmp_path / f"{i}.tar.gz").write_bytes(buffer.getvalue())
-        shards.append(str(tmp_path / f"{i}.tar.gz"))
+    shards = _tar_shards(tmp_path, [(f"{i}.wav", b"a") for i in range(2)])
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_convert_in_process, args=(shards, tmp_path / "out", tmp_path / "log"))
              for _ in range(2)]
