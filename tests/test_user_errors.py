@@ -80,6 +80,22 @@ def test_config_file_mistakes_are_one_line(tmp_path, capsys, content, message):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--learnin_rate", "1e-4"], r"unknown flag\(s\) 'learnin_rate' \(did you mean 'learning_rate'\?\)"),
+    (["--max_steps", "abc"], r"--max_steps.*invalid int value: 'abc'"),
+    (["--do_eval", "stray"], r"--do_eval.*Truthy value expected"),
+    (["--load_best_model_at_end", "--eval_strategy", "steps", "--save_strategy", "epoch"],
+     r"invalid flags: --load_best_model_at_end requires the save and eval strategy to match"),
+])
+def test_command_line_flag_mistakes_are_one_line(tmp_path, capsys, argv, message):
+    """A misspelt flag, a value of the wrong type, flags the Trainer refuses together: one line, not argparse's
+    usage dump or a traceback."""
+    line = error_line(*run_user_cli(["--dataset_config_name", "minds14.all", "--do_train", *argv], capsys,
+                                    tmp_path / "out"))
+    assert __import__("re").search(message, line), line
+    assert "usage:" not in line and not (tmp_path / "out").exists()
+
+
 def test_unknown_config_name_suggests_the_closest_without_the_whole_list(tmp_path, capsys):
     line = error_line(*run_user_cli(["--dataset_config_name", "voxpopuli.PL", "--do_train"], capsys,
                                     tmp_path / "out"))
@@ -302,7 +318,7 @@ def test_encoder_minimum_is_the_models_own_length_computation():
     import torch
     from transformers import AutoModelForCTC
 
-    from xtreme_s.preflight import input_limits
+    from xtreme_s.encoders import input_limits
 
     class Args:
         model_name_or_path, cache_dir, model_revision = str(TINY_MODEL), None, "main"

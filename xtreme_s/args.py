@@ -258,15 +258,19 @@ def load_config_file(path: str | Path) -> dict:
         raise ConfigFileError(f"config file {path} must hold a mapping of flag names to values (`flag: value` "
                               "lines).")
     known = _known_flags()
-    unknown = [k for k in data if str(k) not in known]
+    unknown = [str(k) for k in data if str(k) not in known]
     if unknown:
-        import difflib
-
-        hints = [f"{k!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
-            str(k), known, n=1)) else "") for k in unknown]
-        raise ConfigFileError(f"config file {path}: unknown flag(s) {', '.join(hints)}. `python run_xtreme_s.py "
-                              "--help` lists the flags.")
+        raise ConfigFileError(f"config file {path}: unknown flag(s) {_with_suggestions(unknown, known)}. "
+                              "`python run_xtreme_s.py --help` lists the flags.")
     return data
+
+
+def _with_suggestions(unknown: list[str], known: set[str]) -> str:
+    """'name' (did you mean 'closest'?), ... for flags the parser does not know."""
+    import difflib
+
+    return ", ".join(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+        k, known, n=1)) else "") for k in unknown)
 
 
 def _known_flags() -> set[str]:
@@ -333,8 +337,14 @@ def build_parser() -> HfArgumentParser:
     """The parser of every flag: the shared dataclasses, then each family's (see `family_arguments`)."""
     from .families import family_arguments
 
-    return HfArgumentParser((ModelArguments, DataArguments, XtremeSTrainingArguments,
-                             *family_arguments().values()))
+    parser = HfArgumentParser((ModelArguments, DataArguments, XtremeSTrainingArguments,
+                               *family_arguments().values()))
+
+    def error(message: str) -> None:  # argparse would print its 200-line usage first; one line is enough
+        raise UsageError(f"{message.rstrip('.')}. `python run_xtreme_s.py --help` lists the flags.")
+
+    parser.error = error
+    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, XtremeSTrainingArguments,
@@ -358,7 +368,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
         full += ["--output_dir", "outputs/mini"]
     from .families import family_arguments
 
-    model_args, data_args, training_args, *parsed = build_parser().parse_args_into_dataclasses(args=full)
+    try:
+        *parsed, rest = build_parser().parse_args_into_dataclasses(args=full, return_remaining_strings=True)
+    except UsageError:
+        raise
+    except ValueError as err:  # a dataclass's own check of the values (e.g. the Trainer's flag combinations)
+        raise UsageError(f"invalid flags: {' '.join(str(err).split())}") from None
+    unknown = [a.split("=", 1)[0].lstrip("-") for a in rest if a.startswith("-")]
+    if rest:
+        what = (f"unknown flag(s) {_with_suggestions(unknown, _known_flags())}" if unknown else
+                f"unexpected argument(s) {' '.join(rest)}")
+        raise UsageError(f"{what}. `python run_xtreme_s.py --help` lists the flags.")
+    model_args, data_args, training_args, *parsed = parsed
     family_args = dict(zip(family_arguments(), parsed, strict=True))
     if data_args.mini:
         apply_mini_defaults(model_args, data_args, family_args, argv)

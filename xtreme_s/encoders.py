@@ -229,18 +229,48 @@ def output_frames(config: Any, feature_extractor: Any, num_samples: Sequence[int
     return [max(0, int(x)) for x in torch.as_tensor(out).tolist()]
 
 
-def min_input_samples(model_name: str, longest: int = 16_000, **hub: Any) -> int:
+def min_input_samples(model_name: str, longest: int = 16_000, feature_extractor: Any = None, **hub: Any) -> int:
     """The fewest samples for which the encoder emits a frame (0: none found up to `longest`, or not knowable
-    cheaply), e.g. 400 (one 25 ms fbank window) for w2v-BERT, 1 for Whisper's fixed 30 s window."""
+    cheaply), by the model's own length computation: e.g. 400 (25 ms) for wav2vec2 / XLS-R's conv stack, 400 (one
+    25 ms fbank window) for w2v-BERT, 1 for Whisper's fixed 30 s window."""
     from transformers import AutoFeatureExtractor
 
     config = encoder_config(AutoConfig.from_pretrained(model_name, **hub))
-    fe = AutoFeatureExtractor.from_pretrained(model_name, **hub)
+    fe = feature_extractor or AutoFeatureExtractor.from_pretrained(model_name, **hub)
     known = ("SeamlessM4TFeatureExtractor", "WhisperFeatureExtractor")
     if fe.model_input_names[0] != "input_values" and type(fe).__name__ not in known:
         return 0  # measuring an unknown extractor at every length would take minutes
     frames = output_frames(config, fe, range(1, longest + 1))
     return next((n for n, f in enumerate(frames, 1) if f >= 1), 0)
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """The shortest input the encoder accepts, in samples at its sampling rate (0 where it has no such limit)."""
+
+    min_samples: int
+    sampling_rate: int
+
+    @property
+    def min_seconds(self) -> float:
+        return self.min_samples / self.sampling_rate if self.sampling_rate else 0.0
+
+    def describe(self) -> str:
+        return f"{self.min_samples} samples = {1000 * self.min_seconds:g} ms"
+
+
+def input_limits(model_args: Any) -> InputLimits:
+    """The checkpoint's shortest usable clip, known at start-up (config and feature extractor only, no weights):
+    training skips shorter clips, evaluation pads them to it."""
+    from transformers import AutoFeatureExtractor
+
+    hub = dict(cache_dir=model_args.cache_dir, revision=model_args.model_revision)
+    try:
+        fe = AutoFeatureExtractor.from_pretrained(model_args.model_name_or_path, **hub)
+    except (OSError, ValueError, KeyError):
+        return InputLimits(0, 16_000)  # no feature extractor: the family says so when it loads one
+    return InputLimits(min_input_samples(model_args.model_name_or_path, feature_extractor=fe, **hub),
+                       int(fe.sampling_rate))
 
 
 def frame_mask(encoder: torch.nn.Module, input_mask: torch.Tensor, num_frames: int) -> torch.Tensor:

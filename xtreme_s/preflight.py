@@ -1,12 +1,12 @@
-"""Start-up checks that need no data: the model can be loaded, the Hub can be reached where it is needed, and the
-shortest clip the encoder accepts. They run before data loading, so a mistake costs seconds, not a data pass.
+"""Start-up checks that need no data: the model can be loaded and the Hub can be reached where it is needed (the
+shortest clip the encoder accepts is `xtreme_s.encoders.input_limits`). They run before data loading, so a
+mistake costs seconds, not a data pass.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,51 +103,3 @@ def _config_dict(model_args: Any) -> dict:
     path = cached_file(model_args.model_name_or_path, "config.json", cache_dir=model_args.cache_dir,
                        revision=model_args.model_revision, _raise_exceptions_for_missing_entries=False)
     return json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
-
-
-@dataclass(frozen=True)
-class InputLimits:
-    """The shortest input the encoder accepts, in samples at its sampling rate (0 where it has no such limit)."""
-
-    min_samples: int
-    sampling_rate: int
-
-    @property
-    def min_seconds(self) -> float:
-        return self.min_samples / self.sampling_rate if self.sampling_rate else 0.0
-
-    def describe(self) -> str:
-        return f"{self.min_samples} samples = {1000 * self.min_seconds:g} ms"
-
-
-def min_input_samples(conv_kernel: Any, conv_stride: Any) -> int:
-    """The fewest samples for which the convolutional feature encoder emits one frame.
-
-    The model computes output lengths as L -> (L - kernel) // stride + 1 per layer
-    (`_get_feat_extract_output_lengths`); inverting it from one output frame gives the receptive field:
-    400 samples (25 ms at 16 kHz) for wav2vec2 / XLS-R."""
-    need = 1
-    for k, s in reversed(list(zip(conv_kernel, conv_stride, strict=True))):
-        need = (need - 1) * s + k
-    return need
-
-
-def input_limits(model_args: Any) -> InputLimits:
-    """From the checkpoint's config and feature extractor (files only, no weights)."""
-    config = _config_dict(model_args)
-    encoder = config.get("encoder", config)  # a speech encoder-decoder keeps the encoder's config inside
-    from transformers.utils import cached_file
-
-    rate = 16_000
-    fe = cached_file(model_args.model_name_or_path, "preprocessor_config.json", cache_dir=model_args.cache_dir,
-                     revision=model_args.model_revision, _raise_exceptions_for_missing_entries=False)
-    if fe:
-        rate = int(json.loads(Path(fe).read_text(encoding="utf-8")).get("sampling_rate", rate))
-    if "conv_kernel" in encoder and "conv_stride" in encoder:
-        return InputLimits(min_input_samples(encoder["conv_kernel"], encoder["conv_stride"]), rate)
-    if fe and encoder.get("model_type"):  # fbank/mel encoders (w2v-BERT): ask the model and its extractor
-        from . import encoders
-
-        return InputLimits(encoders.min_input_samples(model_args.model_name_or_path, cache_dir=model_args.cache_dir,
-                                                      revision=model_args.model_revision), rate)
-    return InputLimits(0, rate)

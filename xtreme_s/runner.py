@@ -53,7 +53,7 @@ def resume_checkpoint(args: XtremeSTrainingArguments, identity: dict | None = No
 
 
 def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any,
-                  limits: preflight.InputLimits | None = None) -> datasets.Dataset:
+                  limits: encoders.InputLimits | None = None) -> datasets.Dataset:
     durations = ds["duration"]
     lo, hi = data_args.min_duration_in_seconds, data_args.max_duration_in_seconds
     shortest = limits.min_seconds if limits else 0.0
@@ -68,7 +68,7 @@ def _filter_train(ds: datasets.Dataset, data_args: DataArguments, family: Any,
             family.skip(split, f"longer than max_duration_in_seconds={hi}")
         elif d < lo:
             family.skip(split, f"shorter than min_duration_in_seconds={lo}")
-        elif d < shortest:  # the encoder's convolutions would have nothing to slide over (xtreme_s.preflight)
+        elif d < shortest:  # the encoder would emit no frame (xtreme_s.encoders.input_limits)
             family.skip(split, f"shorter than the encoder's receptive field ({limits.describe()})")
         else:
             keep.append(i)
@@ -136,7 +136,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     # ... and whether transformers has a head (or encoder) of this architecture for the family (xtreme_s.encoders).
     encoders.check_model(model_args.model_name_or_path, task.spec.family, cache_dir=model_args.cache_dir,
                          revision=model_args.model_revision, token=training_args.hub_token)
-    limits = preflight.input_limits(model_args)
+    limits = encoders.input_limits(model_args)
     checkpoint = resume_checkpoint(training_args, run_manifest.run_identity(task, model_args, data_args))
     set_seed(training_args.seed)
 
