@@ -334,10 +334,11 @@ def _given(argv: list[str], name: str) -> bool:
 
 
 def build_parser() -> HfArgumentParser:
-    """The parser of every flag: the shared dataclasses, then each family's (see `family_arguments`)."""
+    """The parser of every flag: the shared dataclasses, the protocol's, then each family's (`family_arguments`)."""
     from .families import family_arguments
+    from .protocols import ProtocolArguments
 
-    parser = HfArgumentParser((ModelArguments, DataArguments, XtremeSTrainingArguments,
+    parser = HfArgumentParser((ModelArguments, DataArguments, XtremeSTrainingArguments, ProtocolArguments,
                                *family_arguments().values()))
 
     def error(message: str) -> None:  # argparse would print its 200-line usage first; one line is enough
@@ -352,7 +353,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     """Parse (config file) + command line into the shared argument dataclasses and the families' own.
 
     Returns (model_args, data_args, training_args, family_args), family_args mapping each family name that has
-    flags ("ctc", "seq2seq", "retrieval") to its parsed dataclass; the runner hands the task's to its family."""
+    flags ("ctc", "seq2seq", "retrieval") to its parsed dataclass (the runner hands the task's to its family), and
+    "protocol" to the ProtocolArguments (what is trained: xtreme_s.protocols)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     config: dict = {}
     if argv and argv[0].endswith((".yaml", ".yml", ".json")) and not argv[0].startswith("-"):
@@ -379,8 +381,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
         what = (f"unknown flag(s) {_with_suggestions(unknown, _known_flags())}" if unknown else
                 f"unexpected argument(s) {' '.join(rest)}")
         raise UsageError(f"{what}. `python run_xtreme_s.py --help` lists the flags.")
-    model_args, data_args, training_args, *parsed = parsed
-    family_args = dict(zip(family_arguments(), parsed, strict=True))
+    model_args, data_args, training_args, protocol_args, *parsed = parsed
+    family_args = {**dict(zip(family_arguments(), parsed, strict=True)), "protocol": protocol_args}
     if data_args.mini:
         apply_mini_defaults(model_args, data_args, family_args, argv)
     return model_args, data_args, training_args, family_args

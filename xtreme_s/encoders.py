@@ -283,6 +283,24 @@ def frame_mask(encoder: torch.nn.Module, input_mask: torch.Tensor, num_frames: i
     return torch.arange(num_frames, device=input_mask.device)[None, :] < lengths[:, None]
 
 
+def hidden_states(encoder: torch.nn.Module, input_values: torch.Tensor | None, input_features: torch.Tensor | None,
+                  attention_mask: torch.Tensor | None, padding_mask: torch.Tensor | None
+                  ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Every hidden state of the encoder and which of the last one's frames hold audio.
+
+    `attention_mask` goes to the encoder (when its feature extractor asks for one); either mask says which frames
+    are real (`padding_mask` alone for encoders run without a mask: HuBERT-base, Whisper's 30 s window)."""
+    inputs = {"input_values": input_values} if input_values is not None else {"input_features": input_features}
+    if attention_mask is not None:
+        inputs["attention_mask"] = attention_mask
+    states = encoder(**inputs, output_hidden_states=True).hidden_states
+    last = states[-1]
+    input_mask = attention_mask if attention_mask is not None else padding_mask
+    if input_mask is None:
+        return states, torch.ones(last.shape[:2], dtype=torch.bool, device=last.device)
+    return states, frame_mask(encoder, input_mask, last.shape[1])
+
+
 # -- the collator's settings ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class InputSpec:

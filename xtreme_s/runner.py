@@ -15,7 +15,7 @@ import torch
 import transformers
 from transformers import set_seed
 
-from . import encoders, parquet_audio, preflight, report_card, reporting, run_manifest
+from . import encoders, parquet_audio, preflight, protocols, report_card, reporting, run_manifest
 from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
 from .distributed import check_sharding
 from .errors import UsageError
@@ -114,8 +114,8 @@ def scored_limits(roles: dict[str, str], data_args: DataArguments) -> dict[str, 
 
 def run(model_args: ModelArguments, data_args: DataArguments, training_args: XtremeSTrainingArguments,
         family_args: dict[str, Any] | None = None) -> dict | None:
-    """One run. `family_args` maps a family name to its parsed flags (args.parse_args); a family missing from it
-    gets its flags' defaults."""
+    """One run. `family_args` maps a family name to its parsed flags, and "protocol" to the ProtocolArguments
+    (args.parse_args); a family or protocol missing from it gets its flags' defaults."""
     setup_logging(training_args)
     check_precision(training_args)
     parquet_audio.configure(training_args.row_group_cache_mb)  # before any audio is read, workers included
@@ -134,10 +134,18 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     own_args = (family_args or {}).get(task.spec.family)
     preflight.check_models(model_args, training_args, task.spec.family, own_args)  # offline, typo, push: seconds
     # ... and whether transformers has a head (or encoder) of this architecture for the family (xtreme_s.encoders).
-    encoders.check_model(model_args.model_name_or_path, task.spec.family, cache_dir=model_args.cache_dir,
-                         revision=model_args.model_revision, token=training_args.hub_token)
+    hub = dict(cache_dir=model_args.cache_dir, token=training_args.hub_token)
+    config = encoders.check_model(model_args.model_name_or_path, task.spec.family,
+                                  revision=model_args.model_revision, **hub)
+    # ... and what is trained: full fine-tuning, a frozen-encoder probe, LoRA or MMS adapters (xtreme_s.protocols).
+    protocol = protocols.resolve((family_args or {}).get("protocol"), model_args, hub)
+    protocol.check(task.spec.family, config, model_args, training_args)
+    protocol.adjust(model_args, training_args)
     limits = encoders.input_limits(model_args)
-    checkpoint = resume_checkpoint(training_args, run_manifest.run_identity(task, model_args, data_args))
+    identity = run_manifest.run_identity(task, model_args, data_args)
+    if protocol.name != "finetune":  # resuming a probe's folder as a fine-tuning run (or the reverse) is refused
+        identity["protocol"] = protocol.name
+    checkpoint = resume_checkpoint(training_args, identity)
     set_seed(training_args.seed)
 
     roles: dict[str, str] = {}
@@ -153,6 +161,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     data, ctx, missing = load_task_data(task, data_args, model_args, training_args, roles)
 
     family = family_cls(task, model_args, data_args, training_args, own_args)
+    protocol.attach(family)
     for split, counts in ctx.skipped.items():  # rows the sources left out (e.g. a language not in the task)
         for reason, n in counts.items():
             family.skip(split, reason, n)
@@ -196,7 +205,11 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
                     training_args.output_dir)
         return None
 
-    model = family.build_model()
+    model = protocol.build(family)
+    parameters = protocols.count_parameters(model)  # before training: merging LoRA afterwards removes its tensors
+    logger.info("Protocol %s: %d of %d parameters trainable (%.2f%%).", protocol.name,
+                parameters["trainable_parameters"], parameters["total_parameters"],
+                100 * parameters["trainable_fraction"])
     # Our heads (CTC, audio classification, speech encoder-decoder) average their loss themselves and ignore
     # `num_items_in_batch`, but their forward takes **kwargs, so the Trainer would assume they normalise by it: it
     # would then skip dividing by gradient_accumulation_steps and multiply the loss by the number of processes.
@@ -229,6 +242,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
         for reason, n in trainer.skipped_during_training().items():
             family.skip(family.train_split, reason, n)
         trainer.save_model()
+        protocol.finish(model, Path(training_args.output_dir), training_args.should_save)
         metrics = {**result.metrics, "train_samples": len(prepared.train)}
         trainer.log_metrics("train", metrics)
         trainer.save_metrics("train", metrics)
@@ -261,6 +275,8 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     payload.update({
         "skipped": {split: dict(c) for split, c in family.skipped.items()},
         "notes": family.notes,
+        # What was trained, with trainable and total parameters (and a probe's learned layer weights).
+        "protocol": {**protocol.report(model), **parameters},
         "data": {"revisions": ctx.record.get("revisions", {}), "num_files": len(ctx.record.get("files", [])),
                  # per repository: the layout read (parquet export / parquet / raw fallback), its revision and commit
                  "layouts": ctx.record.get("layouts", {}), "warnings": ctx.record.get("source_warnings", []),

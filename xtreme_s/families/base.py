@@ -19,10 +19,11 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import AutoConfig, PreTrainedModel
+from transformers import AutoConfig, AutoModel, PreTrainedModel
 
 from .. import encoders
 from ..collators import SpeechCollator, SpeechDataset, padding_multiple
+from ..errors import UsageError
 from ..metrics import SCORERS, per_language
 from ..registry import ResolvedTask
 from ..trainer import SpeechTrainer
@@ -50,6 +51,8 @@ class TaskFamily:
     """Base class: shared plumbing; subclasses fill in `prepare`, `build_model` and `decode`."""
 
     label_kind = "sequence"  # see SpeechCollator
+    # Modules the family adds to the encoder (untrained at the start): trained in full by LoRA and adapters.
+    head_modules: ClassVar[tuple[str, ...]] = ()
     trainer_class: type = SpeechTrainer  # SpeechSeq2SeqTrainer for generation
     arguments_class: ClassVar[type | None] = None  # the family's own flags (a dataclass), if it has any
 
@@ -68,6 +71,11 @@ class TaskFamily:
         self.skipped: dict[str, Counter] = {}  # split -> reason -> count
         self.notes: dict[str, Any] = {}  # family-specific facts for results.json (e.g. OOV rate per split)
         self.scored: dict[str, Scored] = {}  # split -> its latest `evaluate`, reused by the runner
+        self.protocol: Any = None  # what is trained (xtreme_s.protocols), set by the runner
+        # Config fields a protocol sets on the encoder before loading (e.g. MMS adapters' adapter_attn_dim).
+        self.encoder_overrides: dict[str, Any] = {}
+        # (path, revision) the pretrained weights come from when --model_name_or_path holds only adapters (LoRA).
+        self.base_model: tuple[str, str | None] | None = None
 
     # -- to implement ------------------------------------------------------------------------------------
     def prepare(self, train: Dataset | None, evaluated: dict[str, Dataset]) -> Prepared:
@@ -77,6 +85,11 @@ class TaskFamily:
 
     def build_model(self) -> PreTrainedModel:
         raise NotImplementedError
+
+    def build_probe(self, protocol: Any) -> torch.nn.Module:
+        """The frozen-encoder probe of this family (protocols.probe): the saved one when --model_name_or_path is a
+        probe's output directory, else a new head on the pretrained encoder."""
+        raise UsageError(f"--protocol probe is not available for the {self.task.spec.family} family.")
 
     def decode(self, predictions: np.ndarray, split: str) -> list:
         """Turn what `preprocess_logits_for_metrics` kept for `split` into predictions comparable with its
@@ -98,6 +111,14 @@ class TaskFamily:
             kwargs.setdefault("revision", m.model_revision)
         return cls.from_pretrained(source, cache_dir=m.cache_dir, token=self.training_args.hub_token, **kwargs)
 
+    def from_base(self, cls: Any, **kwargs: Any) -> Any:
+        """`from_pretrained` from where the pretrained weights are: --model_name_or_path, or the base model of a
+        LoRA output directory at its recorded revision."""
+        if self.base_model is None:
+            return self.from_pretrained(cls, **kwargs)
+        path, revision = self.base_model
+        return self.from_pretrained(cls, path, revision=revision, **kwargs)
+
     def load_pretrained(self, auto_cls: Any, head_config: dict[str, Any],
                         encoder_extra: dict[str, Any] | None = None) -> PreTrainedModel:
         """Load `model_name_or_path` into `auto_cls` with our encoder flags plus the head's config.
@@ -107,20 +128,31 @@ class TaskFamily:
         a peer architecture without SDPA, or flash-attn not installed): a speed default must never block a run.
         """
         m = self.model_args
-        config = self.from_pretrained(AutoConfig)
-        self.notes["encoder"] = encoders.apply_encoder_flags(config, m, encoder_extra)
+        config = self.from_base(AutoConfig)
+        self.notes["encoder"] = encoders.apply_encoder_flags(config, m, {**self.encoder_overrides,
+                                                                         **(encoder_extra or {})})
         config.update(head_config)
         load = dict(config=config, ignore_mismatched_sizes=True)
         try:
-            model = self.from_pretrained(auto_cls, attn_implementation=m.attn_implementation, **load)
+            model = self.from_base(auto_cls, attn_implementation=m.attn_implementation, **load)
         except (ValueError, ImportError) as err:
             if m.attn_implementation in (None, "eager"):
                 raise
             logger.warning("attn_implementation=%s is not available for this model (%s); using eager attention.",
                            m.attn_implementation, err)
-            model = self.from_pretrained(auto_cls, attn_implementation="eager", **load)
+            model = self.from_base(auto_cls, attn_implementation="eager", **load)
         self.freeze_front_end(model)
         return model
+
+    def load_encoder(self, head_config: dict[str, Any] | None = None) -> torch.nn.Module:
+        """The pretrained speech encoder alone (the encoder of an encoder-decoder such as Whisper), loaded with our
+        flags; `head_config` lands in its config (e.g. labels a probe's config.json must carry)."""
+        return encoders.encoder_of(self.load_pretrained(AutoModel, head_config or {}))
+
+    @property
+    def hub(self) -> dict[str, Any]:
+        """Where models are read from besides their name and revision (cache, token)."""
+        return {"cache_dir": self.model_args.cache_dir, "token": self.training_args.hub_token}
 
     def freeze_front_end(self, model: torch.nn.Module) -> None:
         frozen = bool(self.model_args.freeze_feature_encoder) and encoders.freeze_front_end(model)
@@ -134,7 +166,9 @@ class TaskFamily:
         fe = self.feature_extractor
         return SpeechCollator(fe, label_kind=self.label_kind,
                               pad_to_multiple_of=padding_multiple(self.training_args, fe.sampling_rate),
-                              inputs=encoders.InputSpec.of(fe), padding_mask=self.needs_padding_mask)
+                              inputs=encoders.InputSpec.of(fe),
+                              padding_mask=self.needs_padding_mask or bool(getattr(self.protocol, "needs_padding_mask",
+                                                                                   False)))
 
     def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:
         """Keep argmax ids, not B x T x V logits: the Trainer would otherwise hold all logits of the split."""

@@ -74,6 +74,7 @@ def init_bias_to_log_prior(model: PreTrainedModel, label_ids: Sequence[int], num
 
 class ClassificationFamily(TaskFamily):
     label_kind = "class"
+    head_modules = ("projector", "classifier")
     train_label_ids: list[int] | None = None
 
     def _checkpoint_labels(self, config: Any) -> list[str] | None:
@@ -167,6 +168,19 @@ class ClassificationFamily(TaskFamily):
         saved = self._checkpoint_labels(model.config)  # `architectures` is still the checkpoint's here
         new_head = saved is None or len(saved) != len(self.id2label)
         if self.training_args.do_train and self.train_label_ids and new_head:
+            init_bias_to_log_prior(model, self.train_label_ids, len(self.id2label))
+        return model
+
+    def build_probe(self, protocol: Any) -> Any:
+        from ..protocols.probe import ClassificationProbe
+
+        saved = protocol.load_saved(self.model_args, self.hub)
+        if saved is not None:  # its labels were checked against the data in `_labels`
+            return saved
+        encoder = self.load_encoder({"num_labels": len(self.id2label), "id2label": self.id2label,
+                                     "label2id": self.label2id})
+        model = ClassificationProbe(encoder, protocol.spec, len(self.id2label))
+        if self.training_args.do_train and self.train_label_ids:
             init_bias_to_log_prior(model, self.train_label_ids, len(self.id2label))
         return model
 

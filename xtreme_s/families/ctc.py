@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from datasets import Dataset
 from transformers import (
     AutoConfig,
@@ -52,6 +53,7 @@ class CTCArguments:
 class CTCFamily(TaskFamily):
     label_kind = "sequence"
     arguments_class = CTCArguments
+    head_modules = ("lm_head",)
     family_args: CTCArguments
 
     def _normalizer(self) -> TextNormalizer:
@@ -115,6 +117,21 @@ class CTCFamily(TaskFamily):
             "ctc_zero_infinity": self.family_args.ctc_zero_infinity,
             "pad_token_id": tok.pad_token_id, "vocab_size": len(tok),
         })
+
+    def build_probe(self, protocol: Any) -> torch.nn.Module:
+        from ..protocols.probe import CTCProbe
+
+        tok = self.processor.tokenizer
+        saved = protocol.load_saved(self.model_args, self.hub)
+        if saved is not None:
+            if saved.vocab_size != len(tok) or saved.blank_id != tok.pad_token_id:
+                raise UsageError(f"{self.model_args.model_name_or_path}: the probe's CTC head has {saved.vocab_size} "
+                                 f"outputs (blank {saved.blank_id}) but its tokenizer {len(tok)} (pad "
+                                 f"{tok.pad_token_id}); the directory is inconsistent.")
+            return saved
+        a = self.family_args
+        encoder = self.load_encoder({"pad_token_id": tok.pad_token_id, "vocab_size": len(tok)})
+        return CTCProbe(encoder, protocol.spec, len(tok), tok.pad_token_id, a.ctc_loss_reduction, a.ctc_zero_infinity)
 
     def decode(self, predictions: np.ndarray, split: str) -> list[str]:
         ids = np.where(predictions < 0, self.processor.tokenizer.pad_token_id, predictions)

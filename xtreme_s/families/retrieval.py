@@ -42,13 +42,15 @@ KEY, DISTRACTOR = "key", "distractor"
 
 
 class PooledEncoder(torch.nn.Module):
-    """An encoder that returns one embedding per utterance: `pooling` over the frames of hidden layer `layer`."""
+    """An encoder that returns one embedding per utterance: `pooling` over the frames of hidden layer `layer`, or
+    of a probe's learned weighted sum of all layers (`layer_sum`, protocols.probe)."""
 
-    def __init__(self, encoder: torch.nn.Module, layer: int = -1, pooling: str = "mean"):
+    def __init__(self, encoder: torch.nn.Module, layer: int = -1, pooling: str = "mean",
+                 layer_sum: torch.nn.Module | None = None):
         super().__init__()
         if pooling not in ("mean", "max"):
             raise UsageError(f"--retrieval_pooling {pooling!r}: choose mean or max")
-        self.encoder, self.layer, self.pooling = encoder, layer, pooling
+        self.encoder, self.layer, self.pooling, self.layer_sum = encoder, layer, pooling, layer_sum
 
     @property
     def config(self) -> Any:
@@ -58,22 +60,17 @@ class PooledEncoder(torch.nn.Module):
     def forward(self, input_values: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                 input_features: torch.Tensor | None = None,
                 padding_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """`attention_mask` goes to the encoder (when its feature extractor asks for one); either mask says which
-        frames hold audio for the pooling (`padding_mask` alone for encoders run without a mask: HuBERT-base,
-        Whisper's 30 s window)."""
-        inputs = {"input_values": input_values} if input_values is not None else {"input_features": input_features}
-        if attention_mask is not None:
-            inputs["attention_mask"] = attention_mask
-        out = self.encoder(**inputs, output_hidden_states=True)
-        layers = out.hidden_states
-        if not -len(layers) <= self.layer < len(layers):
+        layers, mask = encoders.hidden_states(self.encoder, input_values, input_features, attention_mask,
+                                              padding_mask)
+        if self.layer_sum is not None:
+            hidden = self.layer_sum(layers)
+        elif -len(layers) <= self.layer < len(layers):
+            hidden = layers[self.layer]
+        else:
             raise UsageError(f"--retrieval_layer {self.layer}: the model has hidden states 0..{len(layers) - 1} "
                              "(0 = feature projection, -1 = last layer)")
-        hidden = layers[self.layer]
         input_mask = attention_mask if attention_mask is not None else padding_mask
-        if input_mask is None:
-            mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
-        else:
+        if hidden.shape[1] != mask.shape[1] and input_mask is not None:  # SEW's inner layers: a pooled frame rate
             mask = encoders.frame_mask(self.encoder, input_mask, hidden.shape[1])
         m = mask.unsqueeze(-1)
         if self.pooling == "mean":
@@ -230,6 +227,19 @@ class RetrievalFamily(TaskFamily):
             self.datasets[split] = dataset
             out[split] = dataset
         return Prepared(None, out)
+
+    def build_probe(self, protocol: Any) -> torch.nn.Module:
+        """Embeddings pooled from a probe's learned weighted sum of layers (its output directory, any family); from
+        a plain encoder, the untrained probe's sum: every hidden state weighted equally."""
+        from ..protocols.probe import LayerSum, num_hidden_states
+
+        a = self.family_args
+        saved = protocol.load_saved(self.model_args, self.hub)
+        if saved is not None:
+            return PooledEncoder(saved.encoder, pooling=a.retrieval_pooling, layer_sum=saved.layer_sum)
+        encoder = self.load_encoder()
+        layer_sum = LayerSum(num_hidden_states(encoder.config), protocol.spec.layer_norm)
+        return PooledEncoder(encoder, pooling=a.retrieval_pooling, layer_sum=layer_sum)
 
     def build_model(self) -> torch.nn.Module:
         config = self.from_pretrained(AutoConfig)

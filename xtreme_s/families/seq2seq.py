@@ -74,6 +74,10 @@ class Seq2SeqFamily(TaskFamily):
     label_kind = "sequence"
     arguments_class = Seq2SeqArguments
     family_args: Seq2SeqArguments
+    # The length-shortening adapter, the encoder-to-decoder projection and the decoder's cross-attention (mBART /
+    # BART names, GPT-2 names) start untrained.
+    head_modules = ("adapter", "enc_to_dec_proj", "encoder_attn", "encoder_attn_layer_norm", "crossattention",
+                    "ln_cross_attn")
     trainer_class = SpeechSeq2SeqTrainer
 
     def __init__(self, *args: Any, **kwargs: Any):
