@@ -26,6 +26,18 @@ def hf_cache(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_encoders(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random checkpoints of every supported encoder architecture (scripts/make_tiny_encoders.py), built once
+    per session: architecture -> folder."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_tiny_encoders import make_all
+
+    return make_all(tmp_path_factory.mktemp("encoders"))
+
+
 def run_cli(args: list[str], output_dir: Path, cache_dir: Path) -> dict | None:
     """Run the real entry point in-process and return results.json (None when the run writes none)."""
     from xtreme_s.cli import main

@@ -20,7 +20,7 @@ from conftest import ROOT, run_cli
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from make_tiny_encoders import ARCHITECTURES, make_all  # noqa: E402
+from make_tiny_encoders import ARCHITECTURES  # noqa: E402
 
 from xtreme_s import encoders  # noqa: E402
 from xtreme_s.collators import SpeechCollator  # noqa: E402
@@ -40,11 +40,6 @@ FAMILY_RUNS = {
 METRIC = {"ctc": "wer", "classification": "accuracy", "retrieval": "precision_at_1", "seq2seq": "bleu"}
 PROCESSOR = {"wav2vec2-bert": "Wav2Vec2BertProcessor"}
 NO_CTC = {"whisper"}
-
-
-@pytest.fixture(scope="session")
-def tiny_encoders(tmp_path_factory):
-    return make_all(tmp_path_factory.mktemp("encoders"))
 
 
 @pytest.mark.parametrize("family", list(FAMILY_RUNS))

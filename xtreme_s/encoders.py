@@ -278,8 +278,12 @@ def frame_mask(encoder: torch.nn.Module, input_mask: torch.Tensor, num_frames: i
 
     The hidden states we pool come before any adapter, so the adapter is left out of the length computation.
     """
-    lengths = frames_from_input(encoder, input_mask.sum(-1).long(), add_adapter=False)
-    lengths = torch.as_tensor(lengths, device=input_mask.device)
+    lengths = torch.as_tensor(frames_from_input(encoder, input_mask.sum(-1).long(), add_adapter=False),
+                              device=input_mask.device)
+    full = int(torch.as_tensor(frames_from_input(encoder, torch.tensor([input_mask.shape[-1]]), add_adapter=False)))
+    if full != num_frames and full > 0:
+        # SEW / SEW-D return their hidden states at a pooled frame rate (squeeze_factor): scale the lengths.
+        lengths = torch.ceil(lengths * num_frames / full).long()
     return torch.arange(num_frames, device=input_mask.device)[None, :] < lengths[:, None]
 
 

@@ -121,6 +121,32 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ") or "(empty)"
 
 
+LAYER_WEIGHTS_CHART = "layer_weights.png"
+
+
+def protocol_lines(payload: dict, out_dir: Path | None = None) -> list[str]:
+    """What was trained, with parameter counts (and a probe's learned layer weights), for results.md and the card."""
+    protocol = payload.get("protocol")
+    if not protocol:
+        return []
+    trainable, total = protocol.get("trainable_parameters"), protocol.get("total_parameters")
+    lines = [f"- Protocol: **{protocol['name']}**"
+             + (f", {trainable:,} of {total:,} parameters trained ({100 * trainable / total:.2f}%)"
+                if trainable is not None and total else "")]
+    details = {k: v for k, v in protocol.items() if k not in (
+        "name", "trainable_parameters", "total_parameters", "trainable_fraction", "layer_weights")}
+    if details:
+        lines.append("- Protocol details: " + "; ".join(f"{k}: {v}" for k, v in details.items()))
+    weights = protocol.get("layer_weights")
+    if weights:
+        top = sorted(range(len(weights)), key=lambda i: -weights[i])[:3]
+        lines.append(f"- Learned layer weights ({len(weights)} hidden states, 0 = input to the first layer; largest: "
+                     + ", ".join(f"{i} ({weights[i]:.3f})" for i in top) + ")")
+        if out_dir is not None and (Path(out_dir) / LAYER_WEIGHTS_CHART).exists():
+            lines += ["", f"![learned layer weights]({LAYER_WEIGHTS_CHART})"]
+    return lines
+
+
 def results_markdown(out_dir: Path, payload: dict, prediction_files: dict[str, Path]) -> str:
     metric = payload["primary_metric"]
     better = bool(payload.get("greater_is_better"))
@@ -130,6 +156,9 @@ def results_markdown(out_dir: Path, payload: dict, prediction_files: dict[str, P
     if payload.get("languages_missing"):
         lines.append(f"  \n**Not covered** ({len(payload['languages_missing'])} missing from the data): "
                      + " ".join(payload["languages_missing"]))
+    protocol = protocol_lines(payload, out_dir)
+    if protocol:
+        lines += ["", *protocol]
     units = payload.get("metric_units")
     lines += ["", f"Primary metric: **{metric}** ({'higher' if better else 'lower'} is better; {units})."]
     for split, res in payload.get("splits", {}).items():
@@ -163,6 +192,12 @@ def write_report(out_dir: Path, payload: dict, roles: dict[str, str]) -> Path:
     for split, res in payload.get("splits", {}).items():
         bar_chart(_chart_path(out_dir, split), res, metric, bool(payload.get("greater_is_better")),
                   f"{payload['task']} ({payload['config_name']}), {split}: {metric} per language")
+    weights = (payload.get("protocol") or {}).get("layer_weights")
+    if weights:
+        from .protocols.probe import plot_layer_weights
+
+        plot_layer_weights(weights, out_dir / LAYER_WEIGHTS_CHART,
+                           f"{payload['task']} ({payload['config_name']}): learned layer weights, {payload['model']}")
     path = out_dir / REPORT_FILE
     path.write_text(results_markdown(out_dir, payload, files), encoding="utf-8")
     return path
@@ -177,6 +212,7 @@ def card_section(payload: dict) -> str:
     if payload.get("languages_missing"):
         lines.append(f"- Not covered ({len(payload['languages_missing'])}): " + " ".join(payload["languages_missing"]))
     lines.append(f"- Metric: {payload['primary_metric']} ({payload.get('metric_units')})")
+    lines += protocol_lines(payload)
     better = bool(payload.get("greater_is_better"))
     for split, res in payload.get("splits", {}).items():
         lines += ["", f"### Results on `{split}`", ""] + _split_table(res, payload["primary_metric"], better)

@@ -38,7 +38,6 @@ from . import Protocol, register
 logger = logging.getLogger("xtreme_s")
 
 MARKER_FILE = "xtreme_s_probe.json"
-LAYER_WEIGHTS_CHART = "layer_weights.png"
 
 
 @dataclass
@@ -207,6 +206,10 @@ class CTCProbe(ProbeModel):
                 labels: torch.Tensor | None = None) -> CausalLMOutput:
         hidden, mask = self.features(input_values, input_features, attention_mask, padding_mask)
         logits = self.lm_head(self.downstream(hidden, mask))
+        # Padded frames predict blank: the decoder reads every frame, and they must not depend on the padding.
+        pad = torch.full_like(logits, torch.finfo(logits.dtype).min)
+        pad[..., self.blank_id] = 0
+        logits = torch.where(mask.unsqueeze(-1), logits, pad)
         loss = None
         if labels is not None:
             # As the transformers CTC heads compute it (blank = the tokenizer's pad id, -100 = padding).
@@ -341,6 +344,9 @@ class ProbeProtocol(Protocol):
         if layer_sum is not None:
             out["layer_weights"] = layer_sum.normalized()
             out["encoder"] = "frozen, eval mode (no dropout, SpecAugment or layerdrop)"
-            if isinstance(model, ProbeModel):
-                out["downstream"] = {"head": model.head, **asdict(model.spec)}
+            if isinstance(model, CTCProbe):
+                out["downstream"] = asdict(model.spec)
+            elif isinstance(model, ClassificationProbe):
+                out["downstream"] = {"pooling": "mean", "dropout": model.spec.dropout,
+                                     "layer_norm": model.spec.layer_norm}
         return out
