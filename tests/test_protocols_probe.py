@@ -27,7 +27,8 @@ TRAIN = ["--protocol", "probe", "--do_train", "--do_eval", "--max_steps", "6", "
          "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4", "--max_train_samples", "8",
          "--max_eval_samples", "6", "--eval_strategy", "no", "--save_strategy", "no", "--seed", "0"]
 PADDING_FREE = {"wav2vec2", "mms", "wav2vec2-bert", "whisper"}  # layer-norm front ends with a mask, or fixed window
-TASKS = {"ctc": ["--dataset_config_name", "mls.pl"], "classification": ["--dataset_config_name", "minds14.fr-FR"]}
+TASKS = {"ctc": ["--dataset_config_name", "mls.pl"], "classification": ["--dataset_config_name", "minds14.fr-FR"],
+         "seq2seq": ["--dataset_config_name", "covost2.fr.en", "--generation_max_length", "8"]}
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +50,18 @@ def test_only_the_layer_weights_and_the_downstream_model_change(family, trained)
     out, results = trained[family]
     saved = load_file(out / "model.safetensors")
     before = _pretrained_encoder_state()
-    encoder = {k.removeprefix("encoder."): v for k, v in saved.items() if k.startswith("encoder.")}
+    # CTC / classification: encoder.*; speech translation: the speech encoder-decoder's encoder.* minus its adapter,
+    # which trains with the decoder (the tiny XLS-R has none unless --add_adapter, which the recipe sets).
+    encoder = {k.removeprefix("encoder."): v for k, v in saved.items()
+               if k.startswith("encoder.") and "xtreme_s_layer_sum" not in k and not k.startswith("encoder.adapter.")}
     assert set(encoder) == set(before)
     changed = [k for k in before if not torch.equal(before[k], encoder[k])]
     assert not changed, f"frozen encoder weights changed: {changed[:5]}"
     # The layer weights moved away from equal, and they and the head are all that was trainable.
-    weights = saved["layer_sum.weights"]
+    (key,) = [k for k in saved if k.endswith("layer_sum.weights")]
+    weights = saved[key]
     assert not torch.equal(weights, torch.zeros_like(weights))
-    head = {k: v for k, v in saved.items() if not k.startswith("encoder.")}
+    head = {k: v for k, v in saved.items() if k.removeprefix("encoder.") not in encoder}
     protocol = results["protocol"]
     assert protocol["name"] == "probe"
     assert protocol["trainable_parameters"] == sum(v.numel() for v in head.values())
@@ -86,12 +91,14 @@ def test_an_evaluation_only_run_of_the_output_directory_reproduces_the_predictio
 
 
 def test_retrieval_pools_the_learned_weighted_sum_of_a_probe(trained, tmp_path, hf_cache):
-    out, results = trained["classification"]
     args = ["--mini", "--task", "fleurs-retrieval", "--language", "all", "--do_eval", "--max_eval_samples", "4",
             "--per_device_eval_batch_size", "8", "--retrieval_distractor_splits", "train"]
-    from_probe = run_cli([*args, "--model_name_or_path", str(out)], tmp_path / "probe", hf_cache)
-    assert from_probe["protocol"]["layer_weights"] == results["protocol"]["layer_weights"]
-    assert np.isfinite(from_probe["splits"]["validation"]["pooled"]["precision_at_1"])
+    for family in ("classification", "seq2seq"):  # any probe's output directory
+        out, results = trained[family]
+        from_probe = run_cli([*args, "--model_name_or_path", str(out)], tmp_path / family, hf_cache)
+        assert from_probe["protocol"]["layer_weights"] == results["protocol"]["layer_weights"]
+        assert from_probe["protocol"]["trainable_parameters"] == 0  # retrieval trains nothing
+        assert np.isfinite(from_probe["splits"]["validation"]["pooled"]["precision_at_1"])
     # From a plain encoder the untrained sum weighs every hidden state equally.
     uniform = run_cli([*args, "--protocol", "probe"], tmp_path / "uniform", hf_cache)
     weights = uniform["protocol"]["layer_weights"]
@@ -154,6 +161,35 @@ def test_every_architecture_probes_and_padding_does_not_change_a_clip(arch, tiny
     loss.backward()
     assert cls.layer_sum.weights.grad is not None and cls.classifier.weight.grad is not None
     assert all(p.grad is None for p in cls.encoder.parameters())
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_the_seq2seq_probe_sums_the_same_hidden_states_as_transformers(arch, tiny_encoders):
+    """Inside a speech encoder-decoder the weighted sum is taken by hooks on the encoder's own layers: with all the
+    weight on one hidden state, the encoder's output is exactly that hidden state as transformers returns it."""
+    path = tiny_encoders[arch]
+    reference = encoders.encoder_of(AutoModel.from_pretrained(path)).eval()
+    converted = torch.nn.Module()
+    converted.encoder = encoders.encoder_of(AutoModel.from_pretrained(path))
+    probe.weighted_sum_encoder(converted, probe.ProbeSpec())
+    converted.train()
+    assert not converted.encoder.training
+    fe = AutoFeatureExtractor.from_pretrained(path)
+    inputs = dict(fe([np.random.default_rng(0).standard_normal(9000).astype(np.float32) * 0.1],
+                     sampling_rate=16000, return_tensors="pt"))
+    inputs.pop("attention_mask", None)
+    with torch.no_grad():
+        states = reference(**inputs, output_hidden_states=True).hidden_states
+        layer_sum = probe.layer_sum_of(converted)
+        assert layer_sum.weights.numel() == len(states)
+        for i in (0, len(states) // 2, len(states) - 1):
+            layer_sum.weights.fill_(-1e4)
+            layer_sum.weights[i] = 0
+            out = converted.encoder(**inputs).last_hidden_state
+            if out.shape == states[i].shape:  # SEW(-D) run their layers at a pooled rate and upsample the sum
+                assert torch.allclose(out, states[i], atol=1e-5), (arch, i)
+            else:
+                assert arch in ("sew", "sew-d") and out.shape[1] > states[i].shape[1]
 
 
 @pytest.mark.slow

@@ -348,8 +348,9 @@ def load_speech_encoder_decoder(path: str, config: Any, **hub: Any) -> torch.nn.
     encoder = AutoModel.from_config(config.encoder).get_encoder()
     decoder = AutoModelForCausalLM.from_config(config.decoder)
     model = SpeechEncoderDecoderModel(config=config, encoder=encoder, decoder=decoder)
-    checkpoint = _checkpoint_state(path, hub)
+    checkpoint = checkpoint_state(path, hub)
     missing, unexpected = model.load_state_dict(checkpoint, strict=False)
+    unexpected = [k for k in unexpected if "xtreme_s_layer_sum" not in k]  # a probe's (protocols.probe)
     model.tie_weights()  # e.g. the decoder's output projection, saved once as its input embedding
     state = model.state_dict()
     loaded = {state[k].data_ptr() for k in checkpoint if k in state}
@@ -360,20 +361,25 @@ def load_speech_encoder_decoder(path: str, config: Any, **hub: Any) -> torch.nn.
     return model
 
 
-def _checkpoint_state(path: str, hub: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Every tensor of a (possibly sharded) safetensors checkpoint, local or on the Hub."""
+def checkpoint_state(path: str, hub: dict[str, Any], keep: Any = None) -> dict[str, torch.Tensor]:
+    """The tensors of a (possibly sharded) safetensors checkpoint, local or on the Hub; `keep(name)` picks some
+    (read lazily, so picking a few tensors of a large checkpoint costs little)."""
     import json
 
-    from safetensors.torch import load_file
+    from safetensors import safe_open
     from transformers.utils import cached_file
 
     kwargs = {k: v for k, v in hub.items() if k in ("cache_dir", "revision", "token")}
     index = cached_file(path, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False, **kwargs)
     if index is None:
-        return load_file(cached_file(path, "model.safetensors", **kwargs))
-    with open(index, encoding="utf-8") as f:
-        shards = sorted(set(json.load(f)["weight_map"].values()))
+        files = ["model.safetensors"]
+    else:
+        with open(index, encoding="utf-8") as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
     state: dict[str, torch.Tensor] = {}
-    for shard in shards:
-        state.update(load_file(cached_file(path, shard, **kwargs)))
+    for name in files:
+        with safe_open(cached_file(path, name, **kwargs), framework="pt") as f:
+            for key in f.keys():
+                if keep is None or keep(key):
+                    state[key] = f.get_tensor(key)
     return state

@@ -231,15 +231,19 @@ class RetrievalFamily(TaskFamily):
     def build_probe(self, protocol: Any) -> torch.nn.Module:
         """Embeddings pooled from a probe's learned weighted sum of layers (its output directory, any family); from
         a plain encoder, the untrained probe's sum: every hidden state weighted equally."""
-        from ..protocols.probe import LayerSum, num_hidden_states
+        from ..protocols.probe import SEQ2SEQ, LayerSum, load_layer_sum, num_hidden_states
 
-        a = self.family_args
-        saved = protocol.load_saved(self.model_args, self.hub)
+        a, m = self.family_args, self.model_args
+        saved = protocol.load_saved(m, self.hub)
         if saved is not None:
-            return PooledEncoder(saved.encoder, pooling=a.retrieval_pooling, layer_sum=saved.layer_sum)
-        encoder = self.load_encoder()
-        layer_sum = LayerSum(num_hidden_states(encoder.config), protocol.spec.layer_norm)
-        return PooledEncoder(encoder, pooling=a.retrieval_pooling, layer_sum=layer_sum)
+            return PooledEncoder(saved.encoder, pooling=a.retrieval_pooling,
+                                 layer_sum=saved.layer_sum).requires_grad_(False)
+        pooled = self.build_model()  # the encoder (of a speech encoder-decoder checkpoint too)
+        pooled.layer_sum = LayerSum(num_hidden_states(pooled.encoder.config), protocol.spec.layer_norm)
+        pooled.layer_sum.requires_grad_(False)
+        if protocol.saved_head == SEQ2SEQ:  # a speech-translation probe: its weights, pooled before the adapter
+            load_layer_sum(pooled, m.model_name_or_path, {"revision": m.model_revision, **self.hub})
+        return pooled
 
     def build_model(self) -> torch.nn.Module:
         config = self.from_pretrained(AutoConfig)
@@ -250,7 +254,7 @@ class RetrievalFamily(TaskFamily):
         else:
             model = self.load_pretrained(AutoModel, {})
         # The encoder of an encoder-decoder checkpoint (Whisper, a fine-tuned speech encoder-decoder).
-        encoder = encoders.encoder_of(model)
+        encoder = encoders.encoder_of(model).requires_grad_(False)  # nothing trains: results.json says 0 trainable
         return PooledEncoder(encoder, self.family_args.retrieval_layer, self.family_args.retrieval_pooling)
 
     def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:

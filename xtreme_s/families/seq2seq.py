@@ -238,6 +238,18 @@ class Seq2SeqFamily(TaskFamily):
         }
         return model
 
+    def build_probe(self, protocol: Any) -> PreTrainedModel:
+        """The encoder frozen, its output a learned weighted sum of its hidden states; the adapter and the decoder
+        train (protocols.probe.weighted_sum_encoder)."""
+        from ..protocols import probe
+
+        model = probe.weighted_sum_encoder(self.build_model(), protocol.spec)
+        model.xtreme_s_probe_spec = protocol.spec
+        if protocol.saved == protocol.name:
+            m = self.model_args
+            probe.load_layer_sum(model, m.model_name_or_path, {"revision": m.model_revision, **self.hub})
+        return model
+
     # -- decoding and scoring ----------------------------------------------------------------------------
     def decode(self, predictions: np.ndarray, split: str) -> list[str]:
         tok = self.processor.tokenizer

@@ -8,8 +8,9 @@ or batch-norm statistics inside it), so its weights and buffers leave the run ex
   CTC frame stays an encoder frame); or a bidirectional LSTM (`--probe_downstream lstm`, SUPERB's ASR probe).
 - classification: weighted sum -> mean over the real frames -> linear (SUPERB's intent / language ID probe).
 - retrieval: the weighted sum of a probe's output directory (any family) is the embedding that is pooled.
-- seq2seq: not available (see docs/protocols.md): the speech encoder-decoder's encoder cannot yet be swapped for
-  a weighted sum there.
+- seq2seq: the weighted sum replaces the output of the encoder's transformer stack, so it feeds the encoder's
+  length-shortening adapter (trained) and the decoder (trained: it is the downstream model); the model stays a
+  standard SpeechEncoderDecoderModel with one extra tensor, `...xtreme_s_layer_sum.weights`.
 
 A probe's output directory holds the whole model (the frozen encoder too, so it evaluates offline without its
 source), `config.json` (the encoder's config with the head's labels), the Trainer's `model.safetensors`, and
@@ -77,11 +78,11 @@ class LayerSum(nn.Module):
         self.weights = nn.Parameter(torch.zeros(num_states))
         self.layer_norm = layer_norm
 
-    def forward(self, hidden_states: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def forward(self, hidden_states: tuple[torch.Tensor, ...], length: int | None = None) -> torch.Tensor:
         if len(hidden_states) != self.weights.numel():
             raise RuntimeError(f"the encoder returned {len(hidden_states)} hidden states, the probe was built for "
                                f"{self.weights.numel()}")
-        length = hidden_states[-1].shape[1]
+        length = length or hidden_states[-1].shape[1]
         # SEW / SEW-D keep their inner layers at a pooled frame rate and upsample only the last: align the rest.
         states = [h if h.shape[1] == length else
                   F.interpolate(h.transpose(1, 2), size=length, mode="nearest").transpose(1, 2)
@@ -247,14 +248,111 @@ class ClassificationProbe(ProbeModel):
 
 
 HEADS: dict[str, type[ProbeModel]] = {"ctc": CTCProbe, "classification": ClassificationProbe}
+SEQ2SEQ = "seq2seq"
+LAYER_SUM = "xtreme_s_layer_sum"  # the attribute (and state-dict name) of a seq2seq probe's layer weights
+
+
+# -- the seq2seq probe: a weighted sum inside a standard speech encoder-decoder -------------------------------
+def _layers(encoder: nn.Module) -> tuple[nn.Module, nn.ModuleList]:
+    """The encoder's transformer layers and the module that runs them (Wav2Vec2Encoder, WhisperEncoder, SEW-D's
+    transformer, ...): the ModuleList of `num_hidden_layers` blocks holding the most weights (a positional conv
+    stack can have as many)."""
+    n = encoders.encoder_config(encoder.config).num_hidden_layers
+    found = [(name, m) for name, m in encoder.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n]
+    if not found:
+        raise UsageError(f"--protocol probe: cannot find the {n} transformer layers of {type(encoder).__name__}.")
+    name, layers = max(found, key=lambda item: sum(p.numel() for p in item[1].parameters()))
+    return (encoder.get_submodule(name.rsplit(".", 1)[0]) if "." in name else encoder), layers
+
+
+def _first(output: Any) -> torch.Tensor:
+    if isinstance(output, torch.Tensor):
+        return output
+    return output[0]
+
+
+class _LayerRecorder:
+    """Collects the hidden states as transformers 5 defines them (the first layer's input, then every layer's output)
+    with hooks on the encoder's own layers, and makes their weighted sum the output of the module that runs the
+    layers: transformers records `hidden_states` only at the top-level model, while the sum must come before what
+    follows the layers inside the encoder (the length-shortening adapter, SEW's upsampling)."""
+
+    def __init__(self, stack: nn.Module, layers: nn.ModuleList, layer_sum: LayerSum):
+        self.states: list[torch.Tensor] = []
+        self.layer_sum = layer_sum
+        layers[0].register_forward_pre_hook(self._first_input, with_kwargs=True)
+        for layer in layers:
+            layer.register_forward_hook(self._output)
+        stack.register_forward_pre_hook(self._reset)
+        stack.register_forward_hook(self._weighted_output)
+
+    def _reset(self, module: nn.Module, args: tuple) -> None:
+        self.states = []
+
+    def _first_input(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        self.states.append(args[0] if args else kwargs["hidden_states"])
+
+    def _output(self, module: nn.Module, args: tuple, output: Any) -> None:
+        self.states.append(_first(output))
+
+    def _weighted_output(self, module: nn.Module, args: tuple, output: Any) -> Any:
+        summed = self.layer_sum(tuple(self.states), _first(output).shape[1])
+        self.states = []
+        if isinstance(output, torch.Tensor):
+            return summed
+        if isinstance(output, tuple) and not hasattr(output, "keys"):
+            return (summed, *output[1:])
+        output["last_hidden_state"] = summed
+        return output
+
+
+class _EvalModeEncoder:
+    """Mixed into the encoder's class: `train()` leaves it in eval mode (no dropout, SpecAugment, layerdrop)."""
+
+    def train(self, mode: bool = True) -> Any:
+        return super().train(False)
+
+
+def weighted_sum_encoder(model: nn.Module, spec: ProbeSpec, trainable: tuple[str, ...] = ("adapter",)) -> nn.Module:
+    """Turn a SpeechEncoderDecoderModel's encoder into a frozen encoder whose output is a learned weighted sum of its
+    hidden states; `trainable` modules of the encoder (the length-shortening adapter) stay trainable. The sum
+    replaces the output of the module running the layers, so a final layer norm after them (XLS-R's) is bypassed,
+    as it is for transformers' `hidden_states`."""
+    encoder = model.encoder
+    stack, layers = _layers(encoder)
+    encoder.requires_grad_(False)
+    stack.add_module(LAYER_SUM, LayerSum(num_hidden_states(encoder.config), spec.layer_norm))
+    stack.xtreme_s_recorder = _LayerRecorder(stack, layers, getattr(stack, LAYER_SUM))
+    for name, module in encoder.named_children():
+        if name in trainable:
+            module.requires_grad_(True)
+    encoder.__class__ = type(f"Frozen{type(encoder).__name__}", (_EvalModeEncoder, type(encoder)), {})
+    encoder.eval()
+    return model
+
+
+def layer_sum_of(model: nn.Module) -> LayerSum | None:
+    """The learned layer weights of any probe (a ProbeModel, a seq2seq probe, a retrieval encoder)."""
+    found = getattr(model, "layer_sum", None)
+    if found is None:
+        for name, module in model.named_modules():
+            if name.endswith(LAYER_SUM):
+                return module
+    return found
 
 
 # -- saving and loading ---------------------------------------------------------------------------------------
-def save(model: ProbeModel, output_dir: Path) -> None:
+def save(model: nn.Module, output_dir: Path) -> None:
     """config.json (the encoder's, with the head's labels the family set on it) and xtreme_s_probe.json beside the
-    Trainer's weights."""
+    Trainer's weights; a seq2seq probe is a standard speech encoder-decoder checkpoint and gets the marker only."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if not isinstance(model, ProbeModel):
+        spec = getattr(model, "xtreme_s_probe_spec", ProbeSpec())
+        described = {"format": 1, "head": SEQ2SEQ, "spec": asdict(spec), "head_config": {},
+                     "num_hidden_states": layer_sum_of(model).weights.numel()}
+        (output_dir / MARKER_FILE).write_text(json.dumps(described, indent=1) + "\n", encoding="utf-8")
+        return
     config = model.encoder.config
     config.architectures = [model.architecture]
     config.save_pretrained(output_dir)
@@ -271,17 +369,31 @@ def describe_saved(path: str, **hub: Any) -> dict[str, Any] | None:
     return json.loads(Path(found).read_text(encoding="utf-8")) if found else None
 
 
+def load_layer_sum(model: nn.Module, path: str, hub: dict[str, Any]) -> None:
+    """A seq2seq probe's learned layer weights from its checkpoint (`from_pretrained` skips the extra tensor)."""
+    target = layer_sum_of(model)
+    found = encoders.checkpoint_state(path, hub, keep=lambda k: k.endswith(f"{LAYER_SUM}.weights"))
+    if len(found) != 1 or target is None:
+        raise UsageError(f"{path}: a seq2seq probe's checkpoint must hold one {LAYER_SUM}.weights tensor; found "
+                         f"{sorted(found)}.")
+    with torch.no_grad():
+        target.weights.copy_(next(iter(found.values())))
+
+
 def load(path: str, **hub: Any) -> ProbeModel:
-    """A probe from its output directory: the encoder rebuilt from config.json, every weight from the checkpoint."""
+    """A CTC or classification probe from its output directory: the encoder rebuilt from config.json, every weight
+    from the checkpoint."""
     saved = describe_saved(path, **hub)
     if saved is None:
         raise UsageError(f"{path} is not a probe's output directory (no {MARKER_FILE}).")
+    if saved["head"] not in HEADS:
+        raise UsageError(f"{path} is a {saved['head']} probe; this family needs a CTC or classification probe.")
     config = AutoConfig.from_pretrained(path, **hub)
     config.architectures = None
     encoder = encoders.encoder_of(AutoModel.from_config(config))
     spec = ProbeSpec(**saved["spec"])
     model = HEADS[saved["head"]](encoder, spec, **saved["head_config"])
-    state = encoders._checkpoint_state(path, hub)
+    state = encoders.checkpoint_state(path, hub)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise UsageError(f"{path}: the probe checkpoint does not match its {MARKER_FILE} (missing {missing[:5]}, "
@@ -311,13 +423,26 @@ def plot_layer_weights(weights: list[float], path: Path, title: str) -> None:
 class ProbeProtocol(Protocol):
     name = "probe"
     flag_prefix = "probe_"
-    families = ("ctc", "classification", "retrieval")
+    families = ("ctc", "classification", "retrieval", "seq2seq")
     marker_file = MARKER_FILE
     needs_padding_mask = True  # the downstream masks padded frames even for encoders run without a mask
 
     def __init__(self, args: Any, saved: str | None = None):
         super().__init__(args, saved)
         self.spec = ProbeSpec.from_args(args)
+        self.saved_head: str | None = None  # the head of --model_name_or_path when it is a probe's output directory
+
+    def check(self, family: str, config: Any, model_args: Any, training_args: Any) -> None:
+        super().check(family, config, model_args, training_args)
+        if self.saved != self.name:
+            return
+        described = describe_saved(model_args.model_name_or_path, cache_dir=model_args.cache_dir,
+                                   revision=model_args.model_revision, token=training_args.hub_token)
+        self.saved_head = described["head"]
+        self.spec = ProbeSpec(**described["spec"])  # the probe as it was trained, whatever the flags say
+        if family not in ("retrieval", self.saved_head):
+            raise UsageError(f"--model_name_or_path {model_args.model_name_or_path} is a {self.saved_head} probe; "
+                             f"the {family} family cannot evaluate it (retrieval can use any probe's layer weights).")
 
     def adjust(self, model_args: Any, training_args: Any) -> None:
         if getattr(training_args, "gradient_checkpointing", False):
@@ -329,18 +454,18 @@ class ProbeProtocol(Protocol):
         return family.build_probe(self)
 
     def load_saved(self, model_args: Any, hub: dict[str, Any]) -> ProbeModel | None:
-        """The probe of --model_name_or_path when it is a probe's output directory, else None."""
-        if self.saved != self.name:
+        """The CTC / classification probe of --model_name_or_path when it is one's output directory, else None."""
+        if self.saved != self.name or self.saved_head not in HEADS:
             return None
         return load(model_args.model_name_or_path, revision=model_args.model_revision, **hub)
 
     def finish(self, model: nn.Module, output_dir: Path, should_save: bool) -> None:
-        if should_save and isinstance(model, ProbeModel):
+        if should_save and layer_sum_of(model) is not None:
             save(model, output_dir)
 
     def report(self, model: nn.Module) -> dict[str, Any]:
         out = super().report(model)
-        layer_sum = getattr(model, "layer_sum", None)
+        layer_sum = layer_sum_of(model)
         if layer_sum is not None:
             out["layer_weights"] = layer_sum.normalized()
             out["encoder"] = "frozen, eval mode (no dropout, SpecAugment or layerdrop)"
@@ -349,4 +474,6 @@ class ProbeProtocol(Protocol):
             elif isinstance(model, ClassificationProbe):
                 out["downstream"] = {"pooling": "mean", "dropout": model.spec.dropout,
                                      "layer_norm": model.spec.layer_norm}
+            elif hasattr(model, "decoder"):
+                out["downstream"] = "the encoder's length-shortening adapter (if any) and the text decoder, trained"
         return out
