@@ -277,11 +277,12 @@ class _LayerRecorder:
     layers: transformers records `hidden_states` only at the top-level model, while the sum must come before what
     follows the layers inside the encoder (the length-shortening adapter, SEW's upsampling)."""
 
-    def __init__(self, stack: nn.Module, layers: nn.ModuleList, layer_sum: LayerSum):
+    def __init__(self, stack: nn.Module, layers: nn.ModuleList, layer_sum: LayerSum, tie_last: bool):
         self.states: list[torch.Tensor] = []
         self.layer_sum = layer_sum
+        self.tie_last = tie_last
         layers[0].register_forward_pre_hook(self._first_input, with_kwargs=True)
-        for layer in layers:
+        for layer in layers if not tie_last else layers[:-1]:
             layer.register_forward_hook(self._output)
         stack.register_forward_pre_hook(self._reset)
         stack.register_forward_hook(self._weighted_output)
@@ -296,7 +297,8 @@ class _LayerRecorder:
         self.states.append(_first(output))
 
     def _weighted_output(self, module: nn.Module, args: tuple, output: Any) -> Any:
-        summed = self.layer_sum(tuple(self.states), _first(output).shape[1])
+        last = (_first(output),) if self.tie_last else ()
+        summed = self.layer_sum((*self.states, *last), _first(output).shape[1])
         self.states = []
         if isinstance(output, torch.Tensor):
             return summed
@@ -322,7 +324,10 @@ def weighted_sum_encoder(model: nn.Module, spec: ProbeSpec, trainable: tuple[str
     stack, layers = _layers(encoder)
     encoder.requires_grad_(False)
     stack.add_module(LAYER_SUM, LayerSum(num_hidden_states(encoder.config), spec.layer_norm))
-    stack.xtreme_s_recorder = _LayerRecorder(stack, layers, getattr(stack, LAYER_SUM))
+    # transformers gives the last hidden state after the final layer norm where the layers run in the top-level
+    # encoder (Whisper), and the last layer's own output where they run in an inner module (XLS-R's stable layer
+    # norm): the same here (checked for every architecture in tests/test_protocols_probe.py).
+    stack.xtreme_s_recorder = _LayerRecorder(stack, layers, getattr(stack, LAYER_SUM), tie_last=stack is encoder)
     for name, module in encoder.named_children():
         if name in trainable:
             module.requires_grad_(True)
