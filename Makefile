@@ -22,8 +22,13 @@ MINI_FLAGS = --mini --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_step
 # model's basename (MODEL=facebook/w2v-bert-2.0 -> w2v-bert.yaml, MODEL=openai/whisper-small -> whisper.yaml).
 ENCODER_CONFIG = $(firstword $(foreach f,$(wildcard task_configs/encoders/*.yaml),\
 	$(if $(filter $(basename $(notdir $(f)))%,$(notdir $(MODEL))),$(f))))
-TASK_FLAGS = $(if $(ENCODER_CONFIG),--config $(ENCODER_CONFIG)) $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
-	--output_dir $(or $(OUTPUT),outputs/$@$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
+# PROTOCOL=probe|lora|adapters layers the protocol's settings over the recipe (and encoder settings):
+# task_configs/probe/<task>.yaml (per task: ML-SUPERB / SUPERB settings) or task_configs/peft/<protocol>.yaml.
+PROTOCOL ?=
+PROTOCOL_CONFIG = $(if $(PROTOCOL),$(firstword $(wildcard task_configs/$(PROTOCOL)/$@.yaml task_configs/peft/$(PROTOCOL).yaml)))
+TASK_FLAGS = $(if $(ENCODER_CONFIG),--config $(ENCODER_CONFIG)) $(if $(PROTOCOL_CONFIG),--config $(PROTOCOL_CONFIG)) \
+	$(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(filter 1,$(MINI)),$(MINI_FLAGS)) $(if $(MODEL),--model_name_or_path $(MODEL)) \
+	--output_dir $(or $(OUTPUT),outputs/$@$(if $(PROTOCOL),-$(PROTOCOL))$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
 .PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel covost2 mini-benchmark clean \
 	fleurs-retrieval score bench mls-xls-r-2b minds14 fleurs-lang_id
@@ -35,6 +40,7 @@ help:
 	@echo "make covost2 [ARGS='--data_dir DIR']  speech translation X->en (XLS-R + mBART-50) from fixie-ai/covost2 or Common Voice 4; same options"
 	@echo "make mls-xls-r-2b NPROC=8   XLS-R 2B on MLS: FSDP + activation checkpointing (GPUs; see docs/scale-out.md)"
 	@echo "make minds14|fleurs-lang_id [NPROC=2] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']  (classification)"
+	@echo "make <task> PROTOCOL=probe|lora|adapters   frozen-encoder probe, LoRA or MMS adapters instead of fine-tuning"
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
 	@echo "make fleurs-retrieval [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS=..]   FLEURS speech retrieval, P@1 (no training)"
 	@echo "make score RUNS='outputs/mls outputs/voxpopuli ...'   overall XTREME-S score -> outputs/score/score.md"

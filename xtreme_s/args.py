@@ -3,7 +3,8 @@
 Three shared dataclasses in the style of the Hugging Face examples, plus one per task family that has flags of
 its own (declared by the family, listed by `families.family_arguments`), all parsed by one `HfArgumentParser`:
 flag names stay flat (`--retrieval_layer`, `--decoder_name_or_path`), and `--help` shows one group per dataclass.
-A YAML/JSON config file (first positional argument or `--config`) supplies defaults that later command-line flags
+A YAML/JSON config file (first positional argument; then any `--config` files, each layered over the ones before:
+encoder and protocol settings) supplies defaults that later command-line flags
 override. Flags that transformers 5 renamed or removed are translated before parsing, so the seed README's command
 lines run as written.
 """
@@ -273,13 +274,19 @@ def _with_suggestions(unknown: list[str], known: set[str]) -> str:
         k, known, n=1)) else "") for k in unknown)
 
 
+def argument_classes() -> tuple[type, ...]:
+    """Every dataclass of flags, in parsing order: the shared ones, the protocol's, then each family's."""
+    from .families import family_arguments
+    from .protocols import ProtocolArguments
+
+    return (ModelArguments, DataArguments, XtremeSTrainingArguments, ProtocolArguments,
+            *family_arguments().values())
+
+
 def _known_flags() -> set[str]:
     from dataclasses import fields
 
-    from .families import family_arguments
-
-    classes = (ModelArguments, DataArguments, XtremeSTrainingArguments, *family_arguments().values())
-    names = {f.name for cls in classes for f in fields(cls)}
+    names = {f.name for cls in argument_classes() for f in fields(cls)}
     return names | {k.lstrip("-") for k in (*RENAMED_FLAGS, *EXPANDED_FLAGS)} | {"config"}
 
 
@@ -334,12 +341,8 @@ def _given(argv: list[str], name: str) -> bool:
 
 
 def build_parser() -> HfArgumentParser:
-    """The parser of every flag: the shared dataclasses, the protocol's, then each family's (`family_arguments`)."""
-    from .families import family_arguments
-    from .protocols import ProtocolArguments
-
-    parser = HfArgumentParser((ModelArguments, DataArguments, XtremeSTrainingArguments, ProtocolArguments,
-                               *family_arguments().values()))
+    """The parser of every flag (`argument_classes`)."""
+    parser = HfArgumentParser(argument_classes())
 
     def error(message: str) -> None:  # argparse would print its 200-line usage first; one line is enough
         raise UsageError(f"{message.rstrip('.')}. `python run_xtreme_s.py --help` lists the flags.")
@@ -359,12 +362,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     config: dict = {}
     if argv and argv[0].endswith((".yaml", ".yml", ".json")) and not argv[0].startswith("-"):
         config = load_config_file(argv.pop(0))
-    for i, arg in enumerate(argv):
+    i = 0
+    while i < len(argv):  # each --config layers over the recipe and the ones before it (encoder, protocol)
+        arg = argv[i]
         if arg == "--config" or arg.startswith("--config="):
+            if "=" not in arg and i + 1 >= len(argv):
+                raise UsageError("--config needs a file name (a YAML or JSON recipe).")
             path = arg.partition("=")[2] if "=" in arg else argv[i + 1]
             config = {**config, **load_config_file(path)}
             del argv[i:i + (1 if "=" in arg else 2)]
-            break
+        else:
+            i += 1
     full = translate_legacy_flags(_to_argv(config) + argv)
     if "--mini" in full and not _given(full, "output_dir"):
         full += ["--output_dir", "outputs/mini"]

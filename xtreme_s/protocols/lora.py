@@ -15,6 +15,7 @@ adapters into the weights and saves a plain checkpoint (the adapter files go to 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -137,7 +138,11 @@ class LoraProtocol(Protocol):
         self._record = {"base_model": base, "revision": revision, "family": family.task.spec.family,
                         "decoder": getattr(family.family_args, "decoder_name_or_path", None)}
         self._head_config = model.config
-        return peft.get_peft_model(model, config)
+        wrapped = peft.get_peft_model(model, config)
+        # peft takes a changed `vocab_size` (our CTC vocabulary) for resized word embeddings and looks for them on
+        # save; speech encoders have none, and the output layer is saved in full (modules_to_save) anyway.
+        wrapped.save_pretrained = functools.partial(wrapped.save_pretrained, save_embedding_layers=False)
+        return wrapped
 
     def finish(self, model: torch.nn.Module, output_dir: Path, should_save: bool) -> None:
         """Next to peft's adapter files: the head's config.json and xtreme_s_lora.json; or, with --lora_merge, the
