@@ -45,11 +45,42 @@ def check_recipe(recipe: Path, output_dir: Path, *extra: str) -> str:
     return task.name
 
 
+OVERLAY_DIRS = ("encoders", "probe", "peft")  # settings layered over a recipe by `make <task> MODEL=.. PROTOCOL=..`
+PROBE_OVERLAYS = sorted((CONFIGS / "probe").glob("*.yaml"))
+
+
 def test_task_configs_holds_recipes_and_settings_only():
     assert len(RECIPES) >= 9
-    assert {p.suffix for p in CONFIGS.iterdir() if p.name != "encoders"} <= {".yaml", ".yml", ".json"}
-    # Per-encoder settings layered over a recipe by `make <task> MODEL=...` (parsed in tests/test_encoders.py).
-    assert {p.suffix for p in (CONFIGS / "encoders").iterdir()} == {".yaml"}
+    assert {p.suffix for p in CONFIGS.iterdir() if p.name not in OVERLAY_DIRS} <= {".yaml", ".yml", ".json"}
+    # Per-encoder settings (parsed in tests/test_encoders.py) and per-protocol settings (below).
+    for folder in OVERLAY_DIRS:
+        assert {p.suffix for p in (CONFIGS / folder).iterdir()} == {".yaml"}, folder
+
+
+def test_every_task_has_a_probe_recipe():
+    tasks = {p.stem for p in RECIPES if not any(p.stem.startswith(f"{q.stem}-") for q in RECIPES)}
+    assert {p.stem for p in PROBE_OVERLAYS} == tasks
+
+
+@pytest.mark.parametrize("overlay", [*PROBE_OVERLAYS, *sorted((CONFIGS / "peft").glob("*.yaml"))],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_protocol_recipe_layers_over_its_task(overlay, tmp_path, monkeypatch):
+    """`make <task> PROTOCOL=..` parses (recipe, then the protocol's settings) and the protocol accepts them."""
+    from xtreme_s import protocols
+
+    monkeypatch.chdir(ROOT)
+    task = overlay.stem if overlay.parent.name == "probe" else "mls"
+    recipe = CONFIGS / f"{task}.yaml"
+    settings = yaml.safe_load(overlay.read_text())
+    for extra in ([], ["--mini"]):
+        assert check_recipe(recipe, tmp_path, "--config", str(overlay), *extra) == task
+        model_args, data_args, training_args, own = parse_args(
+            [str(recipe), "--config", str(overlay), "--output_dir", str(tmp_path), *extra])
+        assert protocols.resolve(own["protocol"], model_args).name == settings["protocol"]
+        for key, value in settings.items():  # the overlay wins over the recipe
+            parsed = next(getattr(a, key) for a in (model_args, data_args, training_args, *own.values())
+                          if hasattr(a, key))
+            assert parsed == value, (overlay.name, key, parsed, value)
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
