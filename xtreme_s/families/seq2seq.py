@@ -203,8 +203,9 @@ class Seq2SeqFamily(TaskFamily):
         if is_speech_encoder_decoder(self._model_config):
             config = self._model_config
             self.notes["encoder"] = encoders.apply_encoder_flags(config.encoder, m)
-            model = encoders.load_speech_encoder_decoder(m.model_name_or_path, config, cache_dir=m.cache_dir,
-                                                         revision=m.model_revision, token=self.training_args.hub_token)
+            path, revision = self.base_model or (m.model_name_or_path, m.model_revision)  # LoRA: its base model
+            model = encoders.load_speech_encoder_decoder(path, config, cache_dir=m.cache_dir, revision=revision,
+                                                         token=self.training_args.hub_token)
             self.freeze_front_end(model)
         else:
             # The adapter flags only for encoders that have the adapter (wav2vec2, w2v-BERT, WavLM, data2vec);

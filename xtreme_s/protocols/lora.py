@@ -5,12 +5,22 @@ whose name is a query or value projection (`q_proj`/`v_proj` in the wav2vec2 fam
 `linear_v` in w2v-BERT's conformer, `query_proj`/`value_proj` in SEW-D) outside the family's new modules; for speech
 translation this includes the decoder's self-attention. The family's new modules (`TaskFamily.head_modules`: the
 CTC output layer, the classifier, the speech-translation adapter and cross-attention, which start untrained) are
-trained in full through peft's `modules_to_save`.
+trained in full through peft's `modules_to_save`. `--lora_target_modules` names are checked against the encoder
+before any data loads (for speech translation, whose decoder has targets too, when the model is built).
 
-The output directory holds peft's `adapter_config.json` and `adapter_model.safetensors` (LoRA and the head), the
-head's `config.json` and processor, and `xtreme_s_lora.json` (the base model, its revision and, for speech
-translation, the decoder), from which an evaluation-only run rebuilds the model. `--lora_merge` instead merges the
-adapters into the weights and saves a plain checkpoint (the adapter files go to `lora_adapter/`).
+Parameter counts (results.json `protocol`): `trainable_parameters` is LoRA plus the head. peft keeps a frozen copy
+of every module trained in full beside the trained one (`modules_to_save` wraps the original), so
+`total_parameters`, which counts the tensors in memory, includes the head twice; `head_copy_parameters` says how
+many that is (for a real encoder a few thousandths of the total; for the tiny test model a visible share).
+
+The output directory holds peft's `adapter_config.json` and `adapter_model.safetensors` (LoRA and the head, what
+`PeftModel.from_pretrained(<base model with its head>, <dir>)` loads), the model's `config.json` (the base config
+with the head and our flags: the architecture an evaluation rebuilds), the processor, and `xtreme_s_lora.json` (the
+base model, its revision, for speech translation the decoder, and the LoRA settings). An evaluation-only run of the
+directory loads the base weights into that architecture, then LoRA and the head. `--lora_merge` instead merges the
+adapters into the weights and saves a plain checkpoint (usable as any fine-tuned one), keeps the adapter files in
+`lora_adapter/`, and still writes `xtreme_s_lora.json` (`"merged": true`) so its evaluation reports the protocol;
+further training of a merged directory puts new LoRA adapters on the merged weights.
 """
 
 from __future__ import annotations
@@ -19,12 +29,14 @@ import functools
 import json
 import logging
 import shutil
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig
+from transformers import AutoConfig, AutoModel
 
+from .. import encoders
 from ..errors import EnvironmentProblem, UsageError
 from . import Protocol, register
 
@@ -76,6 +88,35 @@ def _head_names(model: torch.nn.Module, heads: tuple[str, ...]) -> list[str]:
     return sorted(names)
 
 
+def _skeleton(config: Any) -> torch.nn.Module | None:
+    """The encoder's modules without weights (meta device), to check target names before any data loads; None
+    where the architecture cannot be built that way (the check then happens when the model is built)."""
+    try:
+        with torch.device("meta"):
+            return encoders.encoder_of(AutoModel.from_config(encoders.encoder_config(config)))
+    except Exception as err:  # noqa: BLE001 - an early check only; the build checks again
+        logger.debug("No early --lora_target_modules check for %s: %s", type(config).__name__, err)
+        return None
+
+
+def describe(model: torch.nn.Module) -> dict[str, Any]:
+    """results.json `protocol` details of a PeftModel: its LoRA settings, what it adapts and trains in full."""
+    config = model.peft_config["default"]
+    targets = sorted(config.target_modules or [])
+    copies = [p for name, p in model.named_parameters() if ".original_module." in name]
+    return {"r": config.r, "alpha": config.lora_alpha, "dropout": config.lora_dropout,
+            "target_modules": len(targets), "target_suffixes": sorted({t.rsplit(".", 1)[-1] for t in targets}),
+            "trained_in_full": sorted(config.modules_to_save or []),
+            "head_copy_parameters": sum(p.numel() for p in copies)}
+
+
+def _without_embedding_check(model: Any) -> Any:
+    """peft takes a changed `vocab_size` (our CTC vocabulary) for resized word embeddings and looks for them on
+    save; speech encoders have none, and the output layer is saved in full (modules_to_save) anyway."""
+    model.save_pretrained = functools.partial(model.save_pretrained, save_embedding_layers=False)
+    return model
+
+
 @register
 class LoraProtocol(Protocol):
     name = "lora"
@@ -90,30 +131,54 @@ class LoraProtocol(Protocol):
                 setattr(args, key, value)
         if args.lora_r < 1 or not 0 <= args.lora_dropout < 1:
             raise UsageError("--lora_r must be at least 1 and --lora_dropout in [0, 1).")
-        self.base: dict[str, Any] | None = None
+        self.base: dict[str, Any] | None = None  # xtreme_s_lora.json of --model_name_or_path, if it is ours
+        self._record: dict[str, Any] | None = None  # what finish() writes
+        self._head_config: Any = None
+
+    @property
+    def merged_dir(self) -> bool:
+        """--model_name_or_path is a merged LoRA directory: a plain checkpoint, loaded as one."""
+        return bool(self.base and self.base.get("merged"))
 
     def check(self, family: str, config: Any, model_args: Any, training_args: Any) -> None:
         super().check(family, config, model_args, training_args)
         _peft()
         if self.saved == self.name:
-            self.base = self._saved_base(model_args)
+            self.base = self._saved_base(model_args, training_args)
+        if (self.base is None or self.merged_dir) and family != "seq2seq":
+            # The wanted names (or the default projections) must exist; seq2seq's decoder is not built yet.
+            skeleton = _skeleton(config)
+            if skeleton is not None:
+                target_modules(skeleton, (), self.args.lora_target_modules)
 
-    def _saved_base(self, model_args: Any) -> dict[str, Any]:
+    def _saved_base(self, model_args: Any, training_args: Any) -> dict[str, Any]:
         from transformers.utils import cached_file
 
         path = cached_file(model_args.model_name_or_path, MARKER_FILE, cache_dir=model_args.cache_dir,
-                           revision=model_args.model_revision)
+                           revision=model_args.model_revision, token=training_args.hub_token)
         return json.loads(Path(path).read_text(encoding="utf-8"))
 
     def attach(self, family: Any) -> None:
         """An evaluation (or continued training) of a LoRA output directory: the weights come from its base model,
-        LoRA and the head from the directory (see `build`)."""
+        LoRA and the head from the directory (see `build`); the architecture is the saved one, so family flags
+        that are fields of the saved (encoder) config take the saved value (e.g. the speech-translation adapter's
+        layers, the CTC loss reduction)."""
         super().attach(family)
-        if self.base is None:
+        if self.base is None or self.merged_dir:
             return
+        saved = family.from_pretrained(AutoConfig)  # the trained model's config.json in the directory
         family.base_model = (self.base["base_model"], self.base.get("revision"))
-        if self.base.get("decoder") and hasattr(family.family_args, "decoder_name_or_path"):
-            family.family_args.decoder_name_or_path = self.base["decoder"]
+        own = family.family_args
+        if is_dataclass(own):
+            encoder = encoders.encoder_config(saved)
+            for f in fields(own):
+                if hasattr(encoder, f.name) and getattr(own, f.name) != getattr(encoder, f.name):
+                    logger.info("%s: --%s %s as saved (not %s).", family.model_args.model_name_or_path, f.name,
+                                getattr(encoder, f.name), getattr(own, f.name))
+                    setattr(own, f.name, getattr(encoder, f.name))
+        if self.base.get("decoder") and hasattr(own, "decoder_name_or_path"):
+            own.decoder_name_or_path = self.base["decoder"]
+            own.tokenizer_name = family.model_args.model_name_or_path  # the run's tokenizer, saved beside LoRA
         if hasattr(family, "_model_config"):  # speech translation: build from the encoder as training did
             family._model_config = family.from_base(AutoConfig)
 
@@ -121,36 +186,47 @@ class LoraProtocol(Protocol):
         peft = _peft()
         model = family.build_model()
         heads = tuple(family.head_modules)
-        if self.base is not None:
-            trainable = bool(family.training_args.do_train)
-            return peft.PeftModel.from_pretrained(model, family.model_args.model_name_or_path,
-                                                  is_trainable=trainable, revision=family.model_args.model_revision)
+        m = family.model_args
+        if self.merged_dir and not family.training_args.do_train:  # a plain checkpoint: evaluated as it is
+            self.details = {**self.base.get("details", {}), "merged": True,
+                            "base_model": {k: self.base.get(k) for k in ("base_model", "revision", "decoder")}}
+            return model.requires_grad_(False)  # nothing trains here, as in an evaluation of the adapter files
+        if self.base is not None and not self.merged_dir:
+            model = peft.PeftModel.from_pretrained(model, m.model_name_or_path,
+                                                   is_trainable=bool(family.training_args.do_train),
+                                                   revision=m.model_revision, cache_dir=m.cache_dir,
+                                                   token=family.training_args.hub_token)
+            self.details = {**describe(model), "merged": False,
+                            "base_model": {k: self.base.get(k) for k in ("base_model", "revision", "decoder")}}
+            # Continued training writes a LoRA directory of the same base model.
+            self._record = {**{k: self.base.get(k) for k in ("base_model", "revision", "family", "decoder")},
+                            "details": describe(model)}
+            self._head_config = model.get_base_model().config
+            return _without_embedding_check(model)
         a = self.args
         targets = target_modules(model, heads, a.lora_target_modules)
-        base, revision = family.model_args.model_name_or_path, family.model_args.model_revision
+        base, revision = m.model_name_or_path, m.model_revision
         config = peft.LoraConfig(r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=a.lora_dropout,
                                  target_modules=targets, modules_to_save=_head_names(model, heads) or None,
                                  bias="none", base_model_name_or_path=base, revision=revision)
-        self.details = {"r": a.lora_r, "alpha": a.lora_alpha, "dropout": a.lora_dropout,
-                        "target_modules": len(targets),
-                        "target_suffixes": sorted({t.rsplit(".", 1)[-1] for t in targets}),
-                        "trained_in_full": _head_names(model, heads), "merged": bool(a.lora_merge)}
-        self._record = {"base_model": base, "revision": revision, "family": family.task.spec.family,
-                        "decoder": getattr(family.family_args, "decoder_name_or_path", None)}
         self._head_config = model.config
-        wrapped = peft.get_peft_model(model, config)
-        # peft takes a changed `vocab_size` (our CTC vocabulary) for resized word embeddings and looks for them on
-        # save; speech encoders have none, and the output layer is saved in full (modules_to_save) anyway.
-        wrapped.save_pretrained = functools.partial(wrapped.save_pretrained, save_embedding_layers=False)
-        return wrapped
+        model = _without_embedding_check(peft.get_peft_model(model, config))
+        self.details = {**describe(model), "merged": bool(a.lora_merge)}
+        # The decoder stacked on the encoder (speech translation), unless the base already is an encoder-decoder.
+        decoder = None
+        if not encoders.is_speech_encoder_decoder(getattr(family, "_model_config", None)):
+            decoder = getattr(family.family_args, "decoder_name_or_path", None)
+        self._record = {"base_model": base, "revision": revision, "family": family.task.spec.family,
+                        "decoder": decoder, "details": describe(model)}
+        return model
 
     def finish(self, model: torch.nn.Module, output_dir: Path, should_save: bool) -> None:
-        """Next to peft's adapter files: the head's config.json and xtreme_s_lora.json; or, with --lora_merge, the
+        """Next to peft's adapter files: the model's config.json and xtreme_s_lora.json; or, with --lora_merge, the
         merged plain checkpoint (evaluation in this run then uses the merged weights too)."""
-        record = getattr(self, "_record", None)
-        if record is None:
+        if self._record is None:
             return
         output_dir = Path(output_dir)
+        record = {**self._record, "merged": bool(self.args.lora_merge)}
         if self.args.lora_merge:
             merged = model.merge_and_unload()  # in place: the run's evaluation uses the merged weights
             if should_save:
@@ -159,15 +235,12 @@ class LoraProtocol(Protocol):
                 for name in ("adapter_config.json", "adapter_model.safetensors"):
                     if (output_dir / name).exists():
                         shutil.move(str(output_dir / name), keep / name)
-                (keep / MARKER_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
                 merged.save_pretrained(output_dir)
+                (output_dir / MARKER_FILE).write_text(json.dumps({**record, "adapter": ADAPTER_DIR}, indent=1)
+                                                      + "\n", encoding="utf-8")
             return
         if should_save:
+            # The class with the head, as save_pretrained would write it (an evaluation reads the head from it).
+            self._head_config.architectures = [type(model.get_base_model()).__name__]
             self._head_config.save_pretrained(output_dir)
             (output_dir / MARKER_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-
-    def report(self, model: torch.nn.Module) -> dict[str, Any]:
-        out = super().report(model)
-        if self.base is not None:
-            out["base_model"] = self.base
-        return out

@@ -5,7 +5,8 @@ As the Hugging Face MMS adapter recipe: the adapter layers are (re-)initialised 
 that is not one of our adapter runs, the base model is frozen, the adapters and the head train, and the output
 directory holds the full model plus `adapter.<language>.safetensors` (transformers' `WAV2VEC2_ADAPTER_SAFE_FILE`:
 the adapter layers and the head, what `Wav2Vec2ForCTC.load_adapter(<language>)` reads). Only architectures whose
-config has `adapter_attn_dim` have the layers (wav2vec2 / MMS / XLS-R); others are refused at start-up.
+config has `adapter_attn_dim` and pre-layer-norm blocks have the layers (XLS-R / MMS, not wav2vec2-base); others are
+refused at start-up.
 """
 
 from __future__ import annotations
@@ -37,6 +38,22 @@ def is_adapter_layer(module: torch.nn.Module) -> bool:
     return type(module).__name__.endswith("AttnAdapterLayer")
 
 
+def init_adapter_layers(model: Any) -> None:
+    """Fresh adapter layers (and a fresh CTC head), what the MMS recipe's `model.init_adapter_layers()` means to do.
+
+    transformers' own method does not: it passes each adapter layer as a whole to `_init_weights`, which
+    initialises only the module types it knows (Linear, LayerNorm, ...), not their container, and its init
+    functions skip every tensor flagged `_is_hf_initialized`, which loading a checkpoint sets. So each submodule is
+    initialised here, with the flags cleared first.
+    """
+    for name, module in model.named_modules():
+        if is_adapter_layer(module) or name == "lm_head":
+            for sub in module.modules():
+                for item in (sub, *sub.parameters(recurse=False)):
+                    item._is_hf_initialized = False
+                model._init_weights(sub)
+
+
 @register
 class AdaptersProtocol(Protocol):
     name = "adapters"
@@ -46,6 +63,7 @@ class AdaptersProtocol(Protocol):
 
     def __init__(self, args: Any, saved: str | None = None):
         super().__init__(args, saved)
+        self._dim_given = args.adapter_attn_dim is not None
         if args.adapter_attn_dim is None:
             args.adapter_attn_dim = DEFAULT_ATTN_DIM
         if args.adapter_attn_dim < 1:
@@ -59,11 +77,24 @@ class AdaptersProtocol(Protocol):
             raise UsageError(f"--protocol adapters: MMS attention adapters exist only in wav2vec2-type encoders "
                              f"(config field adapter_attn_dim); {model_args.model_name_or_path} is "
                              f"{config.model_type!r}. Use --protocol lora for parameter-efficient training instead.")
+        if not getattr(config, "do_stable_layer_norm", False):
+            raise UsageError(f"--protocol adapters: {model_args.model_name_or_path} is a post-layer-norm wav2vec2 "
+                             "(wav2vec2-base/large style, do_stable_layer_norm false); transformers puts MMS "
+                             "attention adapters only in the pre-layer-norm blocks of XLS-R / MMS. Use --protocol "
+                             "lora instead.")
         saved_dim = getattr(config, "adapter_attn_dim", None)
         if saved_dim is not None and saved_dim != self.args.adapter_attn_dim:
-            logger.info("--adapter_attn_dim %d: %s has adapters of size %d; using %d.", self.args.adapter_attn_dim,
-                        model_args.model_name_or_path, saved_dim, saved_dim)
+            if self._dim_given:
+                logger.info("--adapter_attn_dim %d: %s has adapters of size %d; using %d.",
+                            self.args.adapter_attn_dim, model_args.model_name_or_path, saved_dim, saved_dim)
             self.args.adapter_attn_dim = saved_dim
+        if self.saved == self.name and self.args.adapter_language is None and not training_args.do_train:
+            # Evaluating an adapter run's directory: report the language its file was trained for.
+            from transformers.utils import cached_file
+
+            path = cached_file(model_args.model_name_or_path, MARKER_FILE, cache_dir=model_args.cache_dir,
+                               revision=model_args.model_revision, token=training_args.hub_token)
+            self.args.adapter_language = json.loads(Path(path).read_text(encoding="utf-8"))["language"]
 
     def attach(self, family: Any) -> None:
         super().attach(family)
@@ -75,7 +106,7 @@ class AdaptersProtocol(Protocol):
     def build(self, family: Any) -> torch.nn.Module:
         model = family.build_model()
         if family.training_args.do_train and self.saved != self.name and hasattr(model, "init_adapter_layers"):
-            model.init_adapter_layers()  # as the MMS recipe: fresh adapters for the new language / task
+            init_adapter_layers(model)  # as the MMS recipe: fresh adapters for the new language / task
         model.requires_grad_(False)
         heads = tuple(family.head_modules)
         adapters = 0
