@@ -90,6 +90,24 @@ def test_an_evaluation_only_run_of_the_output_directory_reproduces_the_predictio
     assert again["splits"] == results["splits"]
 
 
+def test_a_probe_pushed_to_the_hub_evaluates_from_its_hub_id(trained, tmp_path, hf_cache):
+    """What `--push_to_hub` uploads is the output directory; read back through the Hub's own cache layout (offline,
+    as after a download), the probe is recognised and reproduces its predictions."""
+    import shutil
+
+    out, results = trained["classification"]
+    cache = tmp_path / "hub-cache"
+    snapshot = cache / "models--someone--minds14-probe" / "snapshots" / ("0" * 40)
+    shutil.copytree(out, snapshot, ignore=shutil.ignore_patterns("*.lock", "checkpoint-*"))
+    (cache / "models--someone--minds14-probe" / "refs").mkdir()
+    (cache / "models--someone--minds14-probe" / "refs" / "main").write_text("0" * 40)
+    again = run_cli(["--mini", *TASKS["classification"], "--model_name_or_path", "someone/minds14-probe",
+                     "--do_eval", "--max_eval_samples", "6"], tmp_path / "eval", cache)
+    assert again["protocol"]["name"] == "probe"
+    assert again["protocol"]["layer_weights"] == results["protocol"]["layer_weights"]
+    assert again["splits"] == results["splits"]
+
+
 def test_retrieval_pools_the_learned_weighted_sum_of_a_probe(trained, tmp_path, hf_cache):
     args = ["--mini", "--task", "fleurs-retrieval", "--language", "all", "--do_eval", "--max_eval_samples", "4",
             "--per_device_eval_batch_size", "8", "--retrieval_distractor_splits", "train"]
