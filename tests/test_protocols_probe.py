@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, TINY_MODEL, run_cli
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
 from xtreme_s import encoders
@@ -140,9 +140,10 @@ def test_the_frozen_encoder_runs_without_dropout_or_specaugment():
 
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
-def test_every_architecture_probes_and_padding_does_not_change_a_clip(arch, tiny_encoders):
+def test_every_architecture_probes_and_padding_does_not_change_a_clip(arch, tiny_encoders, tmp_path):
     """CTC and classification probes on each architecture's tiny checkpoint: a clip's outputs are the same alone and
-    padded in a batch (where the encoder takes an attention mask), and gradients reach only the probe."""
+    padded in a batch (where the encoder takes an attention mask), the probe saves and loads back, and gradients
+    reach only the probe."""
     path = tiny_encoders[arch]
     encoder = encoders.encoder_of(AutoModel.from_pretrained(path))
     fe = AutoFeatureExtractor.from_pretrained(path)
@@ -174,6 +175,12 @@ def test_every_architecture_probes_and_padding_does_not_change_a_clip(arch, tiny
     if unaffected:
         assert torch.allclose(both[0, :n], alone[0], atol=1e-4)
     assert (both[0, n:].argmax(-1) == 0).all()  # padded frames are blank
+    # Saved as the Trainer saves a plain module (state dict) plus our files, it loads back to the same model.
+    save_file(ctc.state_dict(), tmp_path / "model.safetensors")
+    probe.save(ctc, tmp_path)
+    reloaded = probe.load(str(tmp_path)).eval()
+    assert type(reloaded.encoder) is type(ctc.encoder)
+    assert torch.equal(reloaded(**batch(waves)).logits, both)
     cls = probe.ClassificationProbe(encoder, probe.ProbeSpec(), num_labels=3).train()
     loss = cls(**batch(waves), labels=torch.tensor([0, 2])).loss
     loss.backward()
