@@ -233,3 +233,20 @@ def test_a_ctc_probe_learns_to_transcribe(tmp_path, hf_cache):
     assert end < 0.3, (start, end)
     losses = [e["loss"] for e in state["log_history"] if "loss" in e]
     assert losses[-1] < 0.2 * losses[0], losses
+
+
+def test_a_probe_run_resumes_from_its_checkpoint(tmp_path, hf_cache, caplog):
+    """A probe stopped after its step-4 checkpoint resumes there and ends exactly where the straight run ends (the
+    downstream dropout's random state included)."""
+    flags = ["--mini", *TASKS["classification"], "--protocol", "probe", "--do_train", "--per_device_train_batch_size",
+             "4", "--max_train_samples", "8", "--learning_rate", "1e-2", "--lr_scheduler_type", "constant",
+             "--save_strategy", "steps", "--save_steps", "2", "--seed", "0"]
+    run_cli([*flags, "--max_steps", "6"], tmp_path / "straight", hf_cache)
+    out = tmp_path / "run"
+    run_cli([*flags, "--max_steps", "4"], out, hf_cache)
+    (out / "results.json").unlink()  # as if killed after the checkpoint: the same command resumes
+    caplog.clear()
+    run_cli([*flags, "--max_steps", "6"], out, hf_cache)
+    assert any("Resuming from" in r.getMessage() and "checkpoint-4" in r.getMessage() for r in caplog.records)
+    mine, theirs = load_file(out / "model.safetensors"), load_file(tmp_path / "straight" / "model.safetensors")
+    assert set(mine) == set(theirs) and all(torch.equal(mine[k], theirs[k]) for k in mine)
