@@ -183,13 +183,13 @@ def test_fleurs_lang_id_learns_to_identify_held_out_speech(tmp_path, hf_cache):
     training clips of 6 synthesised languages, identifies the language of the mini benchmark's held-out
     validation/test clips (other sentences, other speakers) far above chance (1/6).
 
-    Measured (2 CPU cores, about 6 min, most of it the 600 training steps): held-out accuracy 0.75 with
-    transformers 5.24, the same as with 800 steps (0.86 on an earlier stack; docs/tasks.md says why the bar moved
-    from 0.8 to 0.7), at least 4 of 6 clips right in every language. Seeds matter: 0.92, 0.81, 0.67, 0.81 for seeds 0, 42, 1, 2 on one thread
-    (docs/tasks.md). The recipe, measured: gradient clipping at 1.0 slows learning (0.61 vs 0.72 at 500 steps);
-    with a 30-step warm-up seed 42 stays near chance for 400 steps (0.42 at the end); pseudo-words keep the model
-    from memorising the training words (docs/tasks.md, classification); a 102-way head from a zero bias stays at
-    chance (see init_bias_to_log_prior).
+    Measured (2 CPU cores, about 6 min, most of it the 600 training steps): held-out accuracy 0.75 with transformers
+    5.24, the same as with 800 steps (0.86 on an earlier stack; docs/tasks.md says why the bar moved from 0.8 to
+    0.7), at least 4 of 6 clips right in every language. Seeds matter: 0.92, 0.81, 0.67, 0.81 for seeds 0, 42, 1, 2
+    on one thread (docs/tasks.md). The recipe, measured: gradient clipping at 1.0 slows learning (0.61 vs 0.72 at
+    500 steps); with a 30-step warm-up seed 42 stays near chance for 400 steps (0.42 at the end); pseudo-words keep
+    the model from memorising the training words (docs/tasks.md, classification); a 102-way head from a zero bias
+    stays at chance (see init_bias_to_log_prior).
     """
     sys.path.insert(0, str(ROOT / "scripts"))
     from make_mini_benchmark import make_langid_mirror
