@@ -142,6 +142,31 @@ def test_fine_tuned_checkpoint_evaluates_without_training(tmp_path, hf_cache):
     assert (tmp_path / "eval_only" / "predictions.jsonl").read_text() == first
 
 
+def test_transcripts_do_not_depend_on_the_batch_they_are_decoded_in(tmp_path, hf_cache):
+    """Greedy CTC decoding reads every frame of a padded batch: the frames past a clip's end must decode to nothing,
+    else a clip's transcript (and the WER) changes with the eval batch size. Before the fix the demo's model wrote an
+    "o" after every transcript it decoded in a batch of 10."""
+    from safetensors.torch import load_file, save_file
+
+    trained = tmp_path / "trained"
+    run_cli(["--mini", "--dataset_config_name", "fleurs.en_us", "--do_train", "--max_steps", "1", "--learning_rate",
+             "1e-9", "--per_device_train_batch_size", "10", "--save_strategy", "no", "--seed", "0"], trained, hf_cache)
+    # A random head made confident: it writes characters on every frame, padding included, and float noise between
+    # batch shapes cannot flip its choices.
+    weights = load_file(trained / "model.safetensors")
+    weights["lm_head.weight"] = weights["lm_head.weight"] * 1000
+    save_file(weights, trained / "model.safetensors", metadata={"format": "pt"})
+    transcripts = {}
+    for batch in (1, 10):
+        run_cli(["--mini", "--dataset_config_name", "fleurs.en_us", "--model_name_or_path", str(trained),
+                 "--do_predict", "--predict_split_name", "train", "--per_device_eval_batch_size", str(batch)],
+                tmp_path / f"bs{batch}", hf_cache)
+        transcripts[batch] = [json.loads(line)["prediction"]
+                              for line in (tmp_path / f"bs{batch}" / "predictions.jsonl").read_text().splitlines()]
+    assert len(transcripts[1]) == 10 and all(transcripts[1])
+    assert transcripts[10] == transcripts[1]
+
+
 def test_evaluation_without_training_needs_a_tokenizer(tmp_path, hf_cache):
     with pytest.raises(ValueError, match="fine-tuned CTC checkpoint"):
         run_cli(["--mini", "--dataset_config_name", "mls.pl", "--model_name_or_path", str(TINY_MODEL), "--do_predict"],

@@ -50,8 +50,44 @@ class CTCArguments:
         metadata={"help": "Zero infinite CTC losses (targets longer than the audio allows) instead of NaN-ing."})
 
 
+class BlankPaddedFrames:
+    """In evaluation, the CTC logits of the frames past a clip's end predict blank.
+
+    Why: greedy decoding reads every frame of a padded batch, and what a model emits on padding is its own business
+    (the tiny demo model wrote an "o" there after every transcript), so a clip's transcript, and the WER, depended on
+    the clips it was batched with. The frames a clip has are counted by the model's own
+    `_get_feat_extract_output_lengths`, as its CTC loss counts them. Hooks, not a subclass: the same for every
+    architecture's CTC head, under LoRA or adapters too. The collator's `padding_mask` (encoders run without an
+    attention mask) is taken off the model's inputs here.
+    """
+
+    def __init__(self, model: torch.nn.Module, blank_id: int):
+        self.blank_id = blank_id
+        self.mask: torch.Tensor | None = None
+        model.register_forward_pre_hook(self._take_mask, with_kwargs=True)
+        model.register_forward_hook(self._blank_padding, with_kwargs=True)
+
+    def _take_mask(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        padding = kwargs.pop("padding_mask", None)
+        self.mask = kwargs.get("attention_mask") if kwargs.get("attention_mask") is not None else padding
+        return args, kwargs
+
+    def _blank_padding(self, module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> Any:
+        mask, self.mask = self.mask, None
+        if module.training or mask is None:
+            return output
+        logits = output.logits
+        lengths = torch.as_tensor(encoders.frames_from_input(module, mask.sum(-1).long()), device=logits.device)
+        keep = torch.arange(logits.shape[1], device=logits.device)[None, :] < lengths[:, None]
+        blank = torch.full_like(logits, torch.finfo(logits.dtype).min)
+        blank[..., self.blank_id] = 0
+        output["logits"] = torch.where(keep.unsqueeze(-1), logits, blank)
+        return output
+
+
 class CTCFamily(TaskFamily):
     label_kind = "sequence"
+    needs_padding_mask = True  # which frames are padding, also for encoders run without an attention mask
     arguments_class = CTCArguments
     head_modules = ("lm_head",)
     family_args: CTCArguments
@@ -112,11 +148,13 @@ class CTCFamily(TaskFamily):
 
     def build_model(self) -> PreTrainedModel:
         tok = self.processor.tokenizer
-        return self.load_pretrained(AutoModelForCTC, {
+        model = self.load_pretrained(AutoModelForCTC, {
             "ctc_loss_reduction": self.family_args.ctc_loss_reduction,
             "ctc_zero_infinity": self.family_args.ctc_zero_infinity,
             "pad_token_id": tok.pad_token_id, "vocab_size": len(tok),
         })
+        model.xtreme_s_blank_padding = BlankPaddedFrames(model, tok.pad_token_id)
+        return model
 
     def build_probe(self, protocol: Any) -> torch.nn.Module:
         from ..protocols.probe import CTCProbe
