@@ -45,6 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
+from xtreme_s.errors import ScriptArgumentParser  # noqa: E402  (standard library only: imports on any install)
 
 try:  # reported as a one-line error by main(), after the arguments are parsed
     import bench
@@ -73,13 +74,8 @@ TARGET_MFU, TARGET_SPEEDUP, SAME_MEMORY_TOLERANCE = 0.45, 1.5, 0.10
 DRY_RUN_PEAK_TFLOPS = 1.0  # a nominal CPU "peak" so the dry run computes MFU; not a measurement
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit code 2 (the project's user-error convention)
-        self.exit(2, f"xtreme-s: error: gpu_check: {message}\n")
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = ArgumentParser(prog="benchmarks/gpu_check.py", description=__doc__.split("\n\n")[0])
+    p = ScriptArgumentParser("gpu_check", prog="benchmarks/gpu_check.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--dry-run", action="store_true",
                    help="run the same code path on the CPU with the tiny model and clips a tenth as long, each part "
                         "for the fewest steps that exercise it instead of a time budget (the test suite's check: "

@@ -51,6 +51,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from xtreme_s.errors import ScriptArgumentParser  # noqa: E402
 
 PROTOCOLS = ("full", "probe", "lora")
 SR = 16_000
@@ -72,13 +73,8 @@ RUNNER_DEFAULTS = dict(attention_dropout=0.0, activation_dropout=0.0, feat_proj_
 LORA = dict(r=8, lora_alpha=16, lora_dropout=0.05)  # xtreme_s/protocols/lora.py DEFAULTS
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit code 2 (the project's user-error convention)
-        self.exit(2, f"xtreme-s: error: protocols: {message}\n")
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = ArgumentParser(prog="benchmarks/protocols.py", description=__doc__.split("\n\n")[0])
+    p = ScriptArgumentParser("protocols", prog="benchmarks/protocols.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--tiny", action="store_true",
                    help="the tiny model and 2 clips of 1-2 s (seconds; the test's check, figures mean nothing)")
     p.add_argument("--steps", type=int, default=3, help="timed training steps per protocol (default 3)")

@@ -26,6 +26,18 @@ def hf_cache(tmp_path_factory) -> Path:
     return path
 
 
+def load_script(name: str):
+    """A benchmark script (benchmarks/<name>.py) as a module, as the tests of each script import it."""
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="session")
 def tiny_encoders(tmp_path_factory) -> dict[str, Path]:
     """Tiny random checkpoints of every supported encoder architecture (scripts/make_tiny_encoders.py), built once

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
 def test_bench_padding_part_writes_json_and_markdown(tmp_path):
-    bench = _bench()
+    bench = load_script("bench")
     bench.main(["--parts", "padding", "--out", str(tmp_path)])
     res = json.loads((tmp_path / "bench.json").read_text())
     for name in ("fleurs_like", "mls_like"):
@@ -28,7 +22,7 @@ def test_bench_padding_part_writes_json_and_markdown(tmp_path):
 
 def test_bench_data_part_reads_the_source_in_place(tmp_path):
     """A small data part: our path writes no cache and reads each row group once in row-group-aware order."""
-    bench = _bench()
+    bench = load_script("bench")
     bench.main(["--parts", "data", "--out", str(tmp_path), "--data-clips", "96", "--data-row-group-size", "12",
                 "--window", "2"])
     data = json.loads((tmp_path / "bench.json").read_text())["data"]
@@ -41,7 +35,7 @@ def test_bench_training_part_reports_what_each_run_computed_in(tmp_path, monkeyp
     """Both runners get the recipes' --fp16: the baseline's Trainer trains in float32 on a CPU, ours in bf16 where
     native; ours is then also run at the baseline's precision, so batching alone is reported too."""
     monkeypatch.setattr("xtreme_s.args.native_bf16", lambda: True)
-    bench = _bench()
+    bench = load_script("bench")
     bench.main(["--parts", "train", "--out", str(tmp_path), "--train-clips", "16", "--steps", "2", "--batch-size", "2"])
     train = json.loads((tmp_path / "bench.json").read_text())["train"]
     assert [train[n]["precision"] for n in ("baseline_random", "baseline_group_by_length", "duration_batching",

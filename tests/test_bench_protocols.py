@@ -3,21 +3,14 @@ figures and ratios land in protocols.json and protocols.md."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_protocols", ROOT / "benchmarks" / "protocols.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _positive(value) -> bool:
@@ -25,7 +18,7 @@ def _positive(value) -> bool:
 
 
 def test_tiny_run_measures_the_three_protocols_on_what_each_trains(tmp_path):
-    bench = _load()
+    bench = load_script("protocols")
     bench.main(["--tiny", "--steps", "1", "--warmup", "0", "--threads", "1", "--out", str(tmp_path)])
     res = json.loads((tmp_path / "protocols.json").read_text())
     runs = res["protocols"]
@@ -53,7 +46,7 @@ def test_tiny_run_measures_the_three_protocols_on_what_each_trains(tmp_path):
 
 
 def test_refuses_bad_arguments_in_one_line(tmp_path, capsys):
-    bench = _load()
+    bench = load_script("protocols")
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
     for argv, says in ((["--steps", "0"], "--steps"), (["--protocols", "probe,lora"], "full included"),

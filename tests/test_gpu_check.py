@@ -3,24 +3,15 @@ FLOP count its MFU rests on, checked against torch's own counter on the real XLS
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _positive(value) -> bool:
@@ -28,7 +19,7 @@ def _positive(value) -> bool:
 
 
 def test_dry_run_exercises_every_part_and_writes_sane_results(tmp_path):
-    gpu_check = _load("gpu_check")
+    gpu_check = load_script("gpu_check")
     gpu_check.main(["--dry-run", "--out", str(tmp_path)])
     res = json.loads((tmp_path / "gpu.json").read_text())
     assert res["dry_run"] and res["device"]["device"] == "cpu"
@@ -60,7 +51,7 @@ def test_dry_run_exercises_every_part_and_writes_sane_results(tmp_path):
 
 
 def test_refuses_to_start_without_a_gpu_and_on_bad_arguments(tmp_path, monkeypatch, capsys):
-    gpu_check = _load("gpu_check")
+    gpu_check = load_script("gpu_check")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
@@ -78,7 +69,7 @@ def test_refuses_to_start_without_a_gpu_and_on_bad_arguments(tmp_path, monkeypat
 
 
 def test_peak_table_knows_the_gpus_by_their_torch_names():
-    model_flops = _load("model_flops")
+    model_flops = load_script("model_flops")
     for name, tflops in (("NVIDIA H100 80GB HBM3", 989.4), ("NVIDIA H100 PCIe", 756.0), ("NVIDIA H200", 989.4),
                          ("NVIDIA H200 NVL", 835.0), ("NVIDIA A100-SXM4-80GB", 312.0), ("NVIDIA L40S", 362.1),
                          ("NVIDIA A10", 125.0), ("NVIDIA L4", 121.0), ("NVIDIA A10G", None), ("Tesla V100", None)):
@@ -91,7 +82,7 @@ def test_flop_formula_matches_torch_counter_on_xls_r_300m():
     from torch.utils.flop_counter import FlopCounterMode
     from transformers import Wav2Vec2ForCTC
 
-    bench, model_flops = _load("bench"), _load("model_flops")
+    bench, model_flops = load_script("bench"), load_script("model_flops")
     cfg = bench.model_config("xls-r-300m")
     cfg.mask_time_prob = 0.0  # SpecAugment draws masks with numpy: no meta tensors there (no FLOPs either)
     with torch.device("meta"):  # shapes only: the real model's FLOPs without computing them

@@ -9,6 +9,8 @@ that caught those keeps working.
 
 from __future__ import annotations
 
+import argparse
+
 
 class UserError(Exception):
     """A mistake in the data, flags, config files, environment or network that the user can fix."""
@@ -28,3 +30,16 @@ class EnvironmentProblem(UserError, RuntimeError):
 
 INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, as shells report Ctrl-C
 USER_ERROR_EXIT_CODE = 2  # as argparse exits on a bad flag
+
+
+class ScriptArgumentParser(argparse.ArgumentParser):
+    """argparse for our scripts (benchmarks): a flag mistake is one line, `xtreme-s: error: <script>: <what>`, and
+    exit code 2, like the runner's; argparse would print its usage first."""
+
+    def __init__(self, script: str, **kwargs):
+        super().__init__(**kwargs)
+        self.script = script
+
+    def error(self, message: str):
+        self.exit(USER_ERROR_EXIT_CODE, f"xtreme-s: error: {self.script}: {message}\n")
+
