@@ -188,6 +188,33 @@ def test_every_architecture_probes_and_padding_does_not_change_a_clip(arch, tiny
     assert all(p.grad is None for p in cls.encoder.parameters())
 
 
+def test_the_lstm_downstream_masks_padding_and_learns_a_batch():
+    """`--probe_downstream lstm` (SUPERB's ASR probe): a clip's outputs do not depend on its padding (packed
+    sequences), and a few steps on one batch lower its CTC loss."""
+    encoder = AutoModel.from_pretrained(TINY_MODEL)
+    model = probe.CTCProbe(encoder, probe.ProbeSpec(downstream="lstm", hidden_size=32, num_layers=2), 9, blank_id=0)
+    rng = np.random.default_rng(0)
+    wave = torch.from_numpy(rng.standard_normal((2, 16000)).astype(np.float32)) * 0.1
+    mask = torch.ones_like(wave, dtype=torch.long)
+    mask[0, 8000:] = 0
+    wave[0, 8000:] = 0
+    model.eval()
+    both = model(wave, attention_mask=mask).logits
+    alone = model(wave[:1, :8000], attention_mask=mask[:1, :8000]).logits
+    assert torch.allclose(both[0, : alone.shape[1]], alone[0], atol=1e-5)
+    labels = torch.tensor([[1, 2, 3], [4, 5, -100]])
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    losses = []
+    for _ in range(8):
+        loss = model(wave, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(float(loss))
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_the_seq2seq_probe_sums_the_same_hidden_states_as_transformers(arch, tiny_encoders):
     """Inside a speech encoder-decoder the weighted sum is taken by hooks on the encoder's own layers: with all the
