@@ -50,6 +50,13 @@ class CTCArguments:
         metadata={"help": "Zero infinite CTC losses (targets longer than the audio allows) instead of NaN-ing."})
 
 
+def blank_past_end(logits: torch.Tensor, keep: torch.Tensor, blank_id: int) -> torch.Tensor:
+    """CTC logits where the frames not in `keep` (B x T) predict blank with certainty."""
+    blank = torch.full_like(logits, torch.finfo(logits.dtype).min)
+    blank[..., blank_id] = 0
+    return torch.where(keep.unsqueeze(-1), logits, blank)
+
+
 class BlankPaddedFrames:
     """In evaluation, the CTC logits of the frames past a clip's end predict blank.
 
@@ -79,9 +86,7 @@ class BlankPaddedFrames:
         logits = output.logits
         lengths = torch.as_tensor(encoders.frames_from_input(module, mask.sum(-1).long()), device=logits.device)
         keep = torch.arange(logits.shape[1], device=logits.device)[None, :] < lengths[:, None]
-        blank = torch.full_like(logits, torch.finfo(logits.dtype).min)
-        blank[..., self.blank_id] = 0
-        output["logits"] = torch.where(keep.unsqueeze(-1), logits, blank)
+        output["logits"] = blank_past_end(logits, keep, self.blank_id)
         return output
 
 

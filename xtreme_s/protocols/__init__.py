@@ -17,6 +17,7 @@ says which protocol made it (`saved_protocol`), so an evaluation-only run of it 
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -94,9 +95,10 @@ class Protocol:
     families: ClassVar[tuple[str, ...]] = ("ctc", "classification", "seq2seq", "retrieval")
     needs_padding_mask: ClassVar[bool] = False  # the model pools or masks over real frames itself
 
-    def __init__(self, args: ProtocolArguments, saved: str | None = None):
+    def __init__(self, args: ProtocolArguments, saved: str | None = None, marker: dict[str, Any] | None = None):
         self.args = args
         self.saved = saved  # the protocol of --model_name_or_path when it is one of our output directories
+        self.marker = marker  # ... and what its marker file says (read once, at start-up)
         self.details: dict[str, Any] = {}
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -134,23 +136,33 @@ def register(cls: type[Protocol]) -> type[Protocol]:
     return cls
 
 
-def saved_protocol(model_name_or_path: str, **hub: Any) -> str | None:
-    """The protocol an output directory (or its Hub copy) was made with; None for a plain checkpoint."""
+def read_marker(model_name_or_path: str, marker: str, **hub: Any) -> dict[str, Any] | None:
+    """A protocol's marker file (JSON) in an output directory or its Hub copy; None where there is none."""
     from transformers.utils import cached_file
 
     kwargs = {k: v for k, v in hub.items() if k in ("cache_dir", "revision", "token")}
+    try:
+        found = cached_file(model_name_or_path, marker, _raise_exceptions_for_missing_entries=False,
+                            _raise_exceptions_for_connection_errors=False, **kwargs)
+    except (OSError, ValueError):
+        found = None
+    return json.loads(Path(found).read_text(encoding="utf-8")) if found else None
+
+
+def write_marker(output_dir: Path, marker: str, content: dict[str, Any]) -> None:
+    """A protocol's marker file: what an evaluation-only run of the directory needs to rebuild the model."""
+    (Path(output_dir) / marker).write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+
+
+def saved_protocol(model_name_or_path: str, **hub: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """The protocol an output directory (or its Hub copy) was made with and its marker's content; (None, None)
+    for a plain checkpoint."""
     for name, cls in PROTOCOLS.items():
         marker = getattr(cls, "marker_file", None)
-        if marker is None:
-            continue
-        try:
-            found = cached_file(model_name_or_path, marker, _raise_exceptions_for_missing_entries=False,
-                                _raise_exceptions_for_connection_errors=False, **kwargs)
-        except (OSError, ValueError):
-            found = None
-        if found is not None:
-            return name
-    return None
+        content = read_marker(model_name_or_path, marker, **hub) if marker else None
+        if content is not None:
+            return name, content
+    return None, None
 
 
 def resolve(args: ProtocolArguments | None, model_args: Any, hub: dict[str, Any] | None = None) -> Protocol:
@@ -159,7 +171,7 @@ def resolve(args: ProtocolArguments | None, model_args: Any, hub: dict[str, Any]
     args = args or ProtocolArguments()
     if args.protocol not in PROTOCOLS:
         raise UsageError(f"--protocol {args.protocol!r}: choose one of {', '.join(PROTOCOLS)}.")
-    saved = saved_protocol(model_args.model_name_or_path, revision=model_args.model_revision, **(hub or {}))
+    saved, marker = saved_protocol(model_args.model_name_or_path, revision=model_args.model_revision, **(hub or {}))
     name = args.protocol
     if saved is not None and name == "finetune":
         name = saved  # an output directory of ours: evaluate (or keep training) it the way it was made
@@ -177,11 +189,11 @@ def resolve(args: ProtocolArguments | None, model_args: Any, hub: dict[str, Any]
                              f"{name}: add --protocol {other.name}, or drop the flag(s).")
     if saved is not None:
         logger.info("%s was made with --protocol %s; this run uses it.", model_args.model_name_or_path, saved)
-    return cls(args, saved)
+    return cls(args, saved, marker)
 
 
 # The protocols register themselves on import (one module each).
 from . import lora, mms_adapters, probe  # noqa: E402,F401
 
-__all__ = ["PROTOCOLS", "Protocol", "ProtocolArguments", "count_parameters", "register", "resolve",
-           "saved_protocol"]
+__all__ = ["PROTOCOLS", "Protocol", "ProtocolArguments", "count_parameters", "read_marker", "register", "resolve",
+           "saved_protocol", "write_marker"]

@@ -26,7 +26,6 @@ further training of a merged directory puts new LoRA adapters on the merged weig
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import shutil
 from dataclasses import fields, is_dataclass
@@ -38,7 +37,7 @@ from transformers import AutoConfig, AutoModel
 
 from .. import encoders
 from ..errors import EnvironmentProblem, UsageError
-from . import Protocol, register
+from . import Protocol, register, write_marker
 
 logger = logging.getLogger("xtreme_s")
 
@@ -124,8 +123,8 @@ class LoraProtocol(Protocol):
     families = ("ctc", "classification", "seq2seq")
     marker_file = MARKER_FILE
 
-    def __init__(self, args: Any, saved: str | None = None):
-        super().__init__(args, saved)
+    def __init__(self, args: Any, saved: str | None = None, marker: dict[str, Any] | None = None):
+        super().__init__(args, saved, marker)
         for key, value in DEFAULTS.items():
             if getattr(args, key) is None:
                 setattr(args, key, value)
@@ -144,19 +143,12 @@ class LoraProtocol(Protocol):
         super().check(family, config, model_args, training_args)
         _peft()
         if self.saved == self.name:
-            self.base = self._saved_base(model_args, training_args)
+            self.base = self.marker  # xtreme_s_lora.json, read by `resolve`
         if (self.base is None or self.merged_dir) and family != "seq2seq":
             # The wanted names (or the default projections) must exist; seq2seq's decoder is not built yet.
             skeleton = _skeleton(config)
             if skeleton is not None:
                 target_modules(skeleton, (), self.args.lora_target_modules)
-
-    def _saved_base(self, model_args: Any, training_args: Any) -> dict[str, Any]:
-        from transformers.utils import cached_file
-
-        path = cached_file(model_args.model_name_or_path, MARKER_FILE, cache_dir=model_args.cache_dir,
-                           revision=model_args.model_revision, token=training_args.hub_token)
-        return json.loads(Path(path).read_text(encoding="utf-8"))
 
     def attach(self, family: Any) -> None:
         """An evaluation (or continued training) of a LoRA output directory: the weights come from its base model,
@@ -236,11 +228,10 @@ class LoraProtocol(Protocol):
                     if (output_dir / name).exists():
                         shutil.move(str(output_dir / name), keep / name)
                 merged.save_pretrained(output_dir)
-                (output_dir / MARKER_FILE).write_text(json.dumps({**record, "adapter": ADAPTER_DIR}, indent=1)
-                                                      + "\n", encoding="utf-8")
+                write_marker(output_dir, MARKER_FILE, {**record, "adapter": ADAPTER_DIR})
             return
         if should_save:
             # The class with the head, as save_pretrained would write it (an evaluation reads the head from it).
             self._head_config.architectures = [type(model.get_base_model()).__name__]
             self._head_config.save_pretrained(output_dir)
-            (output_dir / MARKER_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            write_marker(output_dir, MARKER_FILE, record)

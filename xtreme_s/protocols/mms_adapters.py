@@ -11,7 +11,6 @@ refused at start-up.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import torch
 
 from .. import encoders
 from ..errors import UsageError
-from . import Protocol, register
+from . import Protocol, register, write_marker
 
 logger = logging.getLogger("xtreme_s")
 
@@ -61,8 +60,8 @@ class AdaptersProtocol(Protocol):
     families = ("ctc", "classification")
     marker_file = MARKER_FILE
 
-    def __init__(self, args: Any, saved: str | None = None):
-        super().__init__(args, saved)
+    def __init__(self, args: Any, saved: str | None = None, marker: dict[str, Any] | None = None):
+        super().__init__(args, saved, marker)
         self._dim_given = args.adapter_attn_dim is not None
         if args.adapter_attn_dim is None:
             args.adapter_attn_dim = DEFAULT_ATTN_DIM
@@ -90,11 +89,7 @@ class AdaptersProtocol(Protocol):
             self.args.adapter_attn_dim = saved_dim
         if self.saved == self.name and self.args.adapter_language is None and not training_args.do_train:
             # Evaluating an adapter run's directory: report the language its file was trained for.
-            from transformers.utils import cached_file
-
-            path = cached_file(model_args.model_name_or_path, MARKER_FILE, cache_dir=model_args.cache_dir,
-                               revision=model_args.model_revision, token=training_args.hub_token)
-            self.args.adapter_language = json.loads(Path(path).read_text(encoding="utf-8"))["language"]
+            self.args.adapter_language = self.marker["language"]
 
     def attach(self, family: Any) -> None:
         super().attach(family)
@@ -128,6 +123,5 @@ class AdaptersProtocol(Protocol):
 
         tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
         save_file(tensors, str(Path(output_dir) / adapter_file(self.language)), metadata={"format": "pt"})
-        (Path(output_dir) / MARKER_FILE).write_text(json.dumps(
-            {"language": self.language, "adapter_attn_dim": self.args.adapter_attn_dim,
-             "file": adapter_file(self.language)}, indent=1) + "\n", encoding="utf-8")
+        write_marker(output_dir, MARKER_FILE, {"language": self.language, "file": adapter_file(self.language),
+                                               "adapter_attn_dim": self.args.adapter_attn_dim})

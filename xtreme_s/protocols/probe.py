@@ -19,7 +19,6 @@ source), `config.json` (the encoder's config with the head's labels), the Traine
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import asdict, dataclass
@@ -34,7 +33,8 @@ from transformers.modeling_outputs import CausalLMOutput, SequenceClassifierOutp
 
 from .. import encoders
 from ..errors import UsageError
-from . import Protocol, register
+from ..families.ctc import blank_past_end
+from . import Protocol, read_marker, register, write_marker
 
 logger = logging.getLogger("xtreme_s")
 
@@ -208,9 +208,7 @@ class CTCProbe(ProbeModel):
         hidden, mask = self.features(input_values, input_features, attention_mask, padding_mask)
         logits = self.lm_head(self.downstream(hidden, mask))
         # Padded frames predict blank: the decoder reads every frame, and they must not depend on the padding.
-        pad = torch.full_like(logits, torch.finfo(logits.dtype).min)
-        pad[..., self.blank_id] = 0
-        logits = torch.where(mask.unsqueeze(-1), logits, pad)
+        logits = blank_past_end(logits, mask, self.blank_id)
         loss = None
         if labels is not None:
             # As the transformers CTC heads compute it (blank = the tokenizer's pad id, -100 = padding).
@@ -356,22 +354,17 @@ def save(model: nn.Module, output_dir: Path) -> None:
         spec = getattr(model, "xtreme_s_probe_spec", ProbeSpec())
         described = {"format": 1, "head": SEQ2SEQ, "spec": asdict(spec), "head_config": {},
                      "num_hidden_states": layer_sum_of(model).weights.numel()}
-        (output_dir / MARKER_FILE).write_text(json.dumps(described, indent=1) + "\n", encoding="utf-8")
+        write_marker(output_dir, MARKER_FILE, described)
         return
     config = model.encoder.config
     config.architectures = [model.architecture]
     config.save_pretrained(output_dir)
-    (output_dir / MARKER_FILE).write_text(json.dumps(model.describe(), indent=1) + "\n", encoding="utf-8")
+    write_marker(output_dir, MARKER_FILE, model.describe())
 
 
 def describe_saved(path: str, **hub: Any) -> dict[str, Any] | None:
     """xtreme_s_probe.json of a probe's output directory (local or on the Hub), None for any other checkpoint."""
-    from transformers.utils import cached_file
-
-    kwargs = {k: v for k, v in hub.items() if k in ("cache_dir", "revision", "token")}
-    found = cached_file(path, MARKER_FILE, _raise_exceptions_for_missing_entries=False,
-                        _raise_exceptions_for_connection_errors=False, **kwargs)
-    return json.loads(Path(found).read_text(encoding="utf-8")) if found else None
+    return read_marker(path, MARKER_FILE, **hub)
 
 
 def load_layer_sum(model: nn.Module, path: str, hub: dict[str, Any]) -> None:
@@ -432,8 +425,8 @@ class ProbeProtocol(Protocol):
     marker_file = MARKER_FILE
     needs_padding_mask = True  # the downstream masks padded frames even for encoders run without a mask
 
-    def __init__(self, args: Any, saved: str | None = None):
-        super().__init__(args, saved)
+    def __init__(self, args: Any, saved: str | None = None, marker: dict[str, Any] | None = None):
+        super().__init__(args, saved, marker)
         self.spec = ProbeSpec.from_args(args)
         self.saved_head: str | None = None  # the head of --model_name_or_path when it is a probe's output directory
 
@@ -441,8 +434,7 @@ class ProbeProtocol(Protocol):
         super().check(family, config, model_args, training_args)
         if self.saved != self.name:
             return
-        described = describe_saved(model_args.model_name_or_path, cache_dir=model_args.cache_dir,
-                                   revision=model_args.model_revision, token=training_args.hub_token)
+        described = self.marker  # xtreme_s_probe.json, read by `resolve`
         self.saved_head = described["head"]
         self.spec = ProbeSpec(**described["spec"])  # the probe as it was trained, whatever the flags say
         if family not in ("retrieval", self.saved_head):
