@@ -371,3 +371,22 @@ def test_protocol_mistakes_are_one_line(argv, expected, tmp_path, capsys):
     assert expected in line, line
     assert not (out / "preprocessor_config.json").exists()  # refused before any data was prepared
 
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda d: (d / "adapter_model.safetensors").unlink(), "without its adapter_model.safetensors"),
+    (lambda d: (d / lora.MARKER_FILE).write_text("{broken"), "xtreme_s_lora.json is unreadable or not JSON"),
+    (lambda d: (d / lora.MARKER_FILE).write_text(json.dumps({**json.loads((d / lora.MARKER_FILE).read_text()),
+                                                             "base_model": "/gone/model"})), "base_model /gone/model"),
+], ids=["no-adapter", "marker-not-json", "base-gone"])
+def test_a_damaged_lora_directory_is_one_line_at_start_up(damage, expected, runs, tmp_path, capsys):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs("lora-classification").out, damaged, ignore=shutil.ignore_patterns("*.lock"))
+    damage(damaged)
+    out = tmp_path / "out"
+    line = error_line(*run_user_cli(["--mini", *TASKS["classification"], "--model_name_or_path", str(damaged),
+                                     "--do_eval"], capsys, out))
+    assert expected in line, line
+    assert not (out / "eval_predictions.jsonl").exists()

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, TINY_MODEL, run_cli
+from conftest import ROOT, TINY_MODEL, run_cli, run_user_cli
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
@@ -106,6 +106,25 @@ def test_a_probe_pushed_to_the_hub_evaluates_from_its_hub_id(trained, tmp_path, 
     assert again["protocol"]["name"] == "probe"
     assert again["protocol"]["layer_weights"] == results["protocol"]["layer_weights"]
     assert again["splits"] == results["splits"]
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda d: (d / "model.safetensors").unlink(), "its weights cannot be read"),
+    (lambda d: (d / "model.safetensors").write_bytes(b"not safetensors"), "its weights cannot be read"),
+    (lambda d: (d / probe.MARKER_FILE).write_text("{broken"), "xtreme_s_probe.json is unreadable or not JSON"),
+    (lambda d: (d / probe.MARKER_FILE).write_text('{"head": "classification"}'), "does not describe a probe"),
+], ids=["no-weights", "weights-not-safetensors", "marker-not-json", "marker-incomplete"])
+def test_a_damaged_probe_directory_is_one_line(damage, expected, trained, tmp_path, capsys):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(trained["classification"][0], damaged, ignore=shutil.ignore_patterns("*.lock"))
+    damage(damaged)
+    code, err = run_user_cli(["--mini", *TASKS["classification"], "--model_name_or_path", str(damaged),
+                              "--do_eval"], capsys, tmp_path / "out")
+    lines = [line for line in err.splitlines() if line.startswith("xtreme-s: error:")]
+    assert code == 2 and len(lines) == 1 and expected in lines[0], err[-2000:]
+    assert "Traceback" not in err
 
 
 def test_retrieval_pools_the_learned_weighted_sum_of_a_probe(trained, tmp_path, hf_cache):

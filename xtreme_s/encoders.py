@@ -366,20 +366,26 @@ def checkpoint_state(path: str, hub: dict[str, Any], keep: Any = None) -> dict[s
     (read lazily, so picking a few tensors of a large checkpoint costs little)."""
     import json
 
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from transformers.utils import cached_file
 
     kwargs = {k: v for k, v in hub.items() if k in ("cache_dir", "revision", "token")}
-    index = cached_file(path, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False, **kwargs)
-    if index is None:
-        files = ["model.safetensors"]
-    else:
-        with open(index, encoding="utf-8") as f:
-            files = sorted(set(json.load(f)["weight_map"].values()))
     state: dict[str, torch.Tensor] = {}
-    for name in files:
-        with safe_open(cached_file(path, name, **kwargs), framework="pt") as f:
-            for key in f.keys():
-                if keep is None or keep(key):
-                    state[key] = f.get_tensor(key)
+    try:
+        index = cached_file(path, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False,
+                            **kwargs)
+        if index is None:
+            files = ["model.safetensors"]
+        else:
+            with open(index, encoding="utf-8") as f:
+                files = sorted(set(json.load(f)["weight_map"].values()))
+        for name in files:
+            with safe_open(cached_file(path, name, **kwargs), framework="pt") as f:
+                for key in f.keys():
+                    if keep is None or keep(key):
+                        state[key] = f.get_tensor(key)
+    except (OSError, ValueError, KeyError, SafetensorError) as err:
+        raise EncoderError(f"{path}: its weights cannot be read ({' '.join(str(err).split())[:300]}); a model "
+                           "directory needs model.safetensors (or its shards and index). Restore them, or point "
+                           "--model_name_or_path at another checkpoint.") from None
     return state

@@ -146,7 +146,16 @@ def read_marker(model_name_or_path: str, marker: str, **hub: Any) -> dict[str, A
                             _raise_exceptions_for_connection_errors=False, **kwargs)
     except (OSError, ValueError):
         found = None
-    return json.loads(Path(found).read_text(encoding="utf-8")) if found else None
+    if not found:
+        return None
+    try:
+        content = json.loads(Path(found).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UsageError(f"{model_name_or_path}: {marker} is unreadable or not JSON ({err}); the output directory is "
+                         "damaged. Restore the file from the run, or point --model_name_or_path elsewhere.") from None
+    if not isinstance(content, dict):
+        raise UsageError(f"{model_name_or_path}: {marker} holds no JSON object; the output directory is damaged.")
+    return content
 
 
 def write_marker(output_dir: Path, marker: str, content: dict[str, Any]) -> None:

@@ -144,6 +144,24 @@ class LoraProtocol(Protocol):
         _peft()
         if self.saved == self.name:
             self.base = self.marker  # xtreme_s_lora.json, read by `resolve`
+            if not self.base.get("base_model"):
+                raise UsageError(f"{model_args.model_name_or_path}: {MARKER_FILE} names no base_model; the output "
+                                 "directory is damaged.")
+            if not self.merged_dir:  # the adapter is in the directory, the weights in the base model
+                from transformers.utils import cached_file
+
+                from ..preflight import check_model_source
+
+                if cached_file(model_args.model_name_or_path, "adapter_model.safetensors",
+                               cache_dir=model_args.cache_dir, revision=model_args.model_revision,
+                               token=training_args.hub_token, _raise_exceptions_for_missing_entries=False,
+                               _raise_exceptions_for_connection_errors=False) is None:
+                    raise UsageError(f"{model_args.model_name_or_path} is a LoRA output directory without its "
+                                     "adapter_model.safetensors; restore it from the run (or its checkpoint-N).")
+
+                check_model_source(self.base["base_model"],
+                                   f"{model_args.model_name_or_path}/{MARKER_FILE}: base_model",
+                                   self.base.get("revision"), model_args.cache_dir, training_args.hub_token)
         if (self.base is None or self.merged_dir) and family != "seq2seq":
             # The wanted names (or the default projections) must exist; seq2seq's decoder is not built yet.
             skeleton = _skeleton(config)
@@ -184,10 +202,15 @@ class LoraProtocol(Protocol):
                             "base_model": {k: self.base.get(k) for k in ("base_model", "revision", "decoder")}}
             return model.requires_grad_(False)  # nothing trains here, as in an evaluation of the adapter files
         if self.base is not None and not self.merged_dir:
-            model = peft.PeftModel.from_pretrained(model, m.model_name_or_path,
-                                                   is_trainable=bool(family.training_args.do_train),
-                                                   revision=m.model_revision, cache_dir=m.cache_dir,
-                                                   token=family.training_args.hub_token)
+            try:
+                model = peft.PeftModel.from_pretrained(model, m.model_name_or_path,
+                                                       is_trainable=bool(family.training_args.do_train),
+                                                       revision=m.model_revision, cache_dir=m.cache_dir,
+                                                       token=family.training_args.hub_token)
+            except (OSError, ValueError) as err:
+                raise UsageError(f"{m.model_name_or_path}: its LoRA adapter cannot be loaded "
+                                 f"({' '.join(str(err).split())[:300]}); a LoRA output directory needs "
+                                 "adapter_config.json and adapter_model.safetensors.") from None
             self.details = {**describe(model), "merged": False,
                             "base_model": {k: self.base.get(k) for k in ("base_model", "revision", "decoder")}}
             # Continued training writes a LoRA directory of the same base model.

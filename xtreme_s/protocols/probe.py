@@ -435,8 +435,12 @@ class ProbeProtocol(Protocol):
         if self.saved != self.name:
             return
         described = self.marker  # xtreme_s_probe.json, read by `resolve`
-        self.saved_head = described["head"]
-        self.spec = ProbeSpec(**described["spec"])  # the probe as it was trained, whatever the flags say
+        try:
+            self.saved_head = described["head"]
+            self.spec = ProbeSpec(**described["spec"])  # the probe as it was trained, whatever the flags say
+        except (KeyError, TypeError) as err:
+            raise UsageError(f"{model_args.model_name_or_path}: {MARKER_FILE} does not describe a probe ({err!r}); "
+                             "the output directory is damaged.") from None
         if family not in ("retrieval", self.saved_head):
             raise UsageError(f"--model_name_or_path {model_args.model_name_or_path} is a {self.saved_head} probe; "
                              f"the {family} family cannot evaluate it (retrieval can use any probe's layer weights).")
