@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import huggingface_hub
 import pytest
 
-from xtreme_s.sources import FleursAdapter, LoadContext, SourceError, resolve_hub_files
+from xtreme_s.sources import LoadContext, SourceError, resolve_hub_files
+from xtreme_s.sources.fleurs import FleursAdapter
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

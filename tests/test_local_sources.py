@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from xtreme_s import registry
-from xtreme_s.sources import LoadContext, SourceError, load_splits, parse_babel_transcript
+from xtreme_s.sources import LoadContext, SourceError, load_splits
+from xtreme_s.sources.babel import parse_babel_transcript
 
 COMMON = {"id", "language", "audio", "duration", "transcription"}
 

@@ -11,7 +11,7 @@ from conftest import MINI, run_cli
 from xtreme_s.args import parse_args
 from xtreme_s.families import get_family
 from xtreme_s.registry import resolve
-from xtreme_s.sources import Covost2Adapter
+from xtreme_s.sources.covost2 import Covost2Adapter
 
 TINY_DECODER = MINI / "models" / "tiny-decoder"
 QUICK = ["--mini", "--do_train", "--do_eval", "--do_predict", "--max_steps", "2", "--per_device_train_batch_size",

@@ -20,19 +20,12 @@ import pytest
 from conftest import MINI_HUB, run_cli
 from huggingface_hub.errors import RevisionNotFoundError
 
-from xtreme_s import raw_layout
 from xtreme_s.cli import _main_for_users
 from xtreme_s.registry import FLEURS_LOCALES, resolve
-from xtreme_s.sources import (
-    Covost2Adapter,
-    FleursAdapter,
-    LanguageUnavailable,
-    LoadContext,
-    SourceError,
-    fleurs_lang_ids,
-    load_splits,
-)
-from xtreme_s.sources_report import main as sources_main
+from xtreme_s.sources import LanguageUnavailable, LoadContext, SourceError, load_splits, raw_layout
+from xtreme_s.sources.covost2 import Covost2Adapter
+from xtreme_s.sources.fleurs import FleursAdapter, fleurs_lang_ids
+from xtreme_s.sources.report import main as sources_main
 
 EXPORT_SHA = "e" * 40
 FLEURS_EXPORT = [f"en_us/{s}/0000.parquet" for s in ("train", "validation", "test")]

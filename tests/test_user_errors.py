@@ -402,9 +402,9 @@ def test_fleurs_parquet_with_null_num_samples_uses_the_header(tmp_path, hf_cache
 def test_fleurs_rows_without_num_samples_use_the_header():
     from datasets import Dataset
 
-    from xtreme_s.sources import _fleurs_durations
+    from xtreme_s.sources.fleurs import fleurs_durations
 
     ds = Dataset.from_dict({"audio": [{"bytes": wav(0.5), "path": None}, {"bytes": wav(0.25), "path": None}],
                             "num_samples": [8000, None]})
-    assert _fleurs_durations(ds)["duration"] == pytest.approx([0.5, 0.25])
-    assert _fleurs_durations(ds.remove_columns("num_samples"))["duration"] == pytest.approx([0.5, 0.25])
+    assert fleurs_durations(ds)["duration"] == pytest.approx([0.5, 0.25])
+    assert fleurs_durations(ds.remove_columns("num_samples"))["duration"] == pytest.approx([0.5, 0.25])

@@ -25,11 +25,11 @@ from transformers import HfArgumentParser, Seq2SeqTrainingArguments
 from transformers.hf_argparser import string_to_bool
 
 from .errors import ConfigFileError, UsageError
+from .sources import MINI_ROOT, mini_defaults
 
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MINI_ROOT = REPO_ROOT / "mini_benchmark"
 
 
 @dataclass
@@ -404,16 +404,12 @@ def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, fa
     if not MINI_ROOT.is_dir():
         raise UsageError(f"--mini needs the bundled mini benchmark at {MINI_ROOT} (run from a checkout, or "
                                 "regenerate it with `make mini-benchmark`).")
-    if data_args.mirror_root is None:
-        data_args.mirror_root = str(MINI_ROOT / "hub")
-    if data_args.data_dir is None:
-        # CoVoST-2 reads the mirror's fixie-ai/covost2 (its Hub layout); BABEL only exists as a manual download.
-        manual = {"babel": MINI_ROOT / "local" / "babel"}
-        prefix = (data_args.dataset_config_name or data_args.task or "").split(".")[0]
-        if prefix in manual:
-            data_args.data_dir = str(manual[prefix])
+    task_prefix = (data_args.dataset_config_name or data_args.task or "").split(".")[0]
+    # The corpus's adapter says where the mini benchmark keeps it (the mirror; BABEL's hand-downloaded layout).
+    for name, value in mini_defaults(task_prefix).items():
+        if getattr(data_args, name) is None:
+            setattr(data_args, name, value)
     if not _given(argv, "model_name_or_path"):
         model_args.model_name_or_path = str(MINI_ROOT / "models" / "tiny-xls-r")
-    task_prefix = (data_args.dataset_config_name or data_args.task or "").split(".")[0]
     if task_prefix == "covost2" and not _given(argv, "decoder_name_or_path"):
         family_args["seq2seq"].decoder_name_or_path = str(MINI_ROOT / "models" / "tiny-decoder")

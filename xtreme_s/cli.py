@@ -49,7 +49,7 @@ def _main(argv: list[str]) -> None:
         _print_tasks()
         return
     if argv[:1] == ["sources"]:
-        from .sources_report import main as sources_main
+        from .sources.report import main as sources_main
 
         sys.exit(sources_main(argv[1:]))
     if argv[:1] == ["score"]:

@@ -72,7 +72,7 @@ class TaskSpec:
     name: str
     prefix: str  # config-name prefix, shared by the FLEURS tasks
     family: str  # ctc | seq2seq | classification | retrieval
-    source: str  # key into xtreme_s.sources.ADAPTERS
+    source: str  # key into xtreme_s.sources.ADAPTERS (one adapter module per corpus)
     target_column: str  # XTREME-S column name the head predicts
     primary_metric: str  # key into metrics.SCORERS (which also returns the companion metrics, e.g. CER with WER)
     greater_is_better: bool

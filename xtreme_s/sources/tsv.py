@@ -8,7 +8,7 @@ import csv
 import os
 from collections.abc import Sequence
 
-from .errors import UserError
+from ..errors import UserError
 
 
 class ManifestError(UserError, ValueError):

@@ -12,56 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
-from .manifest import read_manifest
-from .registry import TASKS, resolve
-from .sources import (
-    ADAPTERS,
-    MLS_ENGLISH,
-    SPLITS,
-    LanguageUnavailable,
-    LoadContext,
-    SourceError,
-    SourcePlan,
-    _hub_fs,
-    _local_file,
-    load_splits,
-)
+from ..registry import TASKS, resolve
+from .base import MINI_ROOT, SPLITS, LanguageUnavailable, LoadContext, SourceError
+from .hub import HubAdapter
+from .load import ADAPTERS, load_splits
 
 logger = logging.getLogger(__name__)
-MINI_ROOT = Path(__file__).resolve().parents[1] / "mini_benchmark"  # as xtreme_s.args (not imported: transformers)
-
-
-def _open_parquet(path: str, ctx: LoadContext) -> pq.ParquetFile:
-    if path.startswith("hf://"):  # footer and one column read by range requests, not the whole file
-        return pq.ParquetFile(_hub_fs(ctx).open(path.removeprefix("hf://"), "rb"))
-    return pq.ParquetFile(path)
-
-
-def _parquet_stats(files: list[str], ctx: LoadContext) -> tuple[int, float | None]:
-    rows, seconds = 0, 0.0
-    for f in files:
-        pf = _open_parquet(f, ctx)
-        rows += pf.metadata.num_rows
-        names = pf.schema_arrow.names
-        if seconds is not None and "num_samples" in names:
-            seconds += sum(pf.read(columns=["num_samples"]).column(0).to_pylist()) / 16_000
-        elif seconds is not None and "audio_duration" in names:
-            seconds += sum(pf.read(columns=["audio_duration"]).column(0).to_pylist())
-        else:
-            seconds = None
-    return rows, seconds
-
-
-def _raw_stats(plan: SourcePlan, ctx: LoadContext, columns: tuple[str, ...] | None) -> tuple[int, float | None]:
-    rows = read_manifest(_local_file(plan.files[0], ctx), columns=columns)
-    if rows and "num_samples" in rows[0]:
-        return len(rows), sum(int(r["num_samples"]) for r in rows) / 16_000
-    return len(rows), None
 
 
 def describe(config: str, ctx: LoadContext, splits: tuple[str, ...] = SPLITS) -> list[dict[str, Any]]:
@@ -71,29 +29,19 @@ def describe(config: str, ctx: LoadContext, splits: tuple[str, ...] = SPLITS) ->
     ctx.splits = tuple(splits)
     entries: dict[tuple, dict[str, Any]] = {}
     missing: list[str] = []
-    if ctx.data_dir or not hasattr(adapter, "plan") or adapter.repo is None:
+    if ctx.data_dir or not isinstance(adapter, HubAdapter):
         return [_describe_local(task, ctx, splits)]
     for lang in task.languages:
-        sub = adapter
-        if task.spec.source == "mls" and lang == "en":
-            if not (ctx.mirror and (Path(ctx.mirror) / adapter.repo / "english").is_dir()):
-                sub = MLS_ENGLISH
+        sub = adapter.route(lang, ctx)  # e.g. MLS English: another repository
         for split in splits:
             try:
-                if sub is not adapter and split == "train" and not ctx.mls_english_train_ids:
-                    raise LanguageUnavailable("MLS English: no 9-hour training ids (--mls_english_train_ids)")
-                plan = sub.plan(lang, "train" if task.spec.source == "minds14" else split, ctx)
+                survey = sub.survey(lang, split, ctx)
             except LanguageUnavailable as err:
                 if lang not in missing:
                     missing.append(lang)
                 logger.debug("%s", err)
                 continue
-            if plan.layout == "raw fallback":
-                n, seconds = _raw_stats(plan, ctx, sub.raw_tsv_columns)
-            elif task.spec.source == "minds14":  # one file per locale; the split is its list of ids
-                n, seconds = len(sub._split_ids(lang, split, ctx)), None
-            else:
-                n, seconds = _parquet_stats(plan.files, ctx)
+            plan, n, seconds = survey.plan, survey.rows, survey.seconds
             key = (plan.repo, plan.layout, plan.requested)
             entry = entries.setdefault(key, {"repository": plan.repo, "layout": plan.layout, "where": plan.where,
                                              "requested_revision": plan.requested, "resolved_revision": plan.commit,
@@ -166,7 +114,7 @@ def main(argv: list[str]) -> int:
         configs = []
         for spec in TASKS.values():
             name = f"{spec.prefix}.all" if spec.has_all else f"{spec.prefix}.{spec.languages[0]}"
-            if name not in configs and spec.source not in ("babel",):
+            if name not in configs and ADAPTERS[spec.source].repo is not None:  # else only a manual download
                 configs.append(name)
     report: dict[str, Any] = {}
     for config in configs:
