@@ -15,6 +15,10 @@ xtreme_s/sampling.py). Parts, run in this order, each stopped by its own time bu
   longest clip): the same peak memory, which is measured and reported next to the speed-up.
 * `eval`: evaluation (`Trainer.predict`, batches longest first) with the family's argmax before the gather.
 * `loader`: the training DataLoader alone (WAV and FLAC), the ceiling the data path puts on training.
+* `protocols`: the frozen-encoder probe and LoRA against full fine-tuning on the same batches, bf16: median step
+  time and peak memory, and their ratios to full fine-tuning (gpu_check_parts.py, built by benchmarks/protocols.py).
+* `generate`: evaluation by generation (`SpeechSeq2SeqTrainer.predict`, a Whisper-small-shaped encoder-decoder
+  with random weights, exactly --max-new-tokens per clip): RTFx = audio seconds / wall seconds at two batch sizes.
 * `ckpt`, `compile`, `compile_ckpt`: training with activation checkpointing, `torch.compile`, both.
 
 MFU = model FLOPs of the real (unpadded) audio trained per second / the GPU's dense bf16 peak. Model FLOPs are
@@ -28,11 +32,9 @@ short keeps what it measured.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -53,6 +55,7 @@ try:  # reported as a one-line error by main(), after the arguments are parsed
     import numpy as np
     import soundfile as sf
     import torch
+    from gpu_check_parts import generate_part, peak_memory, protocols_part, reset_memory, sig, sync
     from transformers import TrainerCallback
 
     from xtreme_s.args import XtremeSTrainingArguments
@@ -67,10 +70,10 @@ except ImportError as err:  # pragma: no cover - exercised only on a broken inst
     TrainerCallback = object  # type: ignore[misc,assignment]
 
 SR = 16_000
-PARTS = ("eager", "fixed", "eval", "loader", "ckpt", "compile", "compile_ckpt")
+PARTS = ("eager", "fixed", "eval", "loader", "protocols", "generate", "ckpt", "compile", "compile_ckpt")
 # run name -> (activation checkpointing, torch.compile) for the training parts with duration batching
 TRAIN_PARTS = {"eager": (False, False), "ckpt": (True, False), "compile": (False, True), "compile_ckpt": (True, True)}
-TARGET_MFU, TARGET_SPEEDUP, SAME_MEMORY_TOLERANCE = 0.45, 1.5, 0.10
+TARGET_MFU, TARGET_SPEEDUP, SAME_MEMORY_TOLERANCE, TARGET_PROBE_STEP = 0.45, 1.5, 0.10, 0.4
 DRY_RUN_PEAK_TFLOPS = 1.0  # a nominal CPU "peak" so the dry run computes MFU; not a measurement
 
 
@@ -113,8 +116,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="torch.compile backend (default inductor; eager with --dry-run, which traces the model "
                         "with dynamo without generating kernels: seconds instead of minutes on a CPU)")
     p.add_argument("--profile-steps", type=int, default=3, help="steps profiled after the `eager` measurement")
-    for part, seconds in (("eager", 45), ("fixed", 40), ("eval", 25), ("loader", 10), ("ckpt", 40),
-                          ("compile", 110), ("compile_ckpt", 90)):
+    p.add_argument("--protocol-clips", type=int, default=None,
+                   help="clips per batch of the `protocols` part, each 8-16 s long (x --duration-scale), padded to "
+                        "16 s (default 16; 2 with --dry-run)")
+    p.add_argument("--generate-batch-sizes", default=None,
+                   help="the two (or more) comma-separated batch sizes of the `generate` part (default 16,64; "
+                        "2,4 with --dry-run)")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="tokens generated per clip, exactly (end-of-text suppressed until then; default 64: about "
+                        "4 tokens per second of speech for a 16 s clip; 4 with --dry-run)")
+    for part, seconds in (("eager", 40), ("fixed", 35), ("eval", 20), ("loader", 10), ("protocols", 60),
+                          ("generate", 50), ("ckpt", 30), ("compile", 90), ("compile_ckpt", 70)):
         p.add_argument(f"--budget-{part.replace('_', '-')}", type=float, default=seconds,
                        help=f"seconds for the {part} part, warm-up included (default {seconds})")
     p.add_argument("--total-budget", type=float, default=460,
@@ -143,7 +155,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             if getattr(opts, key) == p.get_default(key):
                 setattr(opts, key, value)
     opts.model_shape = opts.model_shape or ("tiny" if dry else "xls-r-300m")
-    for key, dry_value, value in (("batch_size", 2, 16), ("eval_batch_size", 4, 16),
+    for key, dry_value, value in (("batch_size", 2, 16), ("eval_batch_size", 4, 16), ("protocol_clips", 2, 16),
+                                  ("generate_batch_sizes", "2,4", "16,64"), ("max_new_tokens", 4, 64),
                                   ("compile_backend", "eager", "inductor"), ("duration_scale", 0.1, 1.0)):
         if getattr(opts, key) is None:
             setattr(opts, key, dry_value if dry else value)
@@ -153,8 +166,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [x for x in opts.parts if x not in PARTS]
     if unknown or not opts.parts:
         p.error(f"--parts {','.join(unknown) or '(empty)'}: unknown; choose from {','.join(PARTS)}")
+    try:
+        opts.generate_batch_sizes = [int(x) for x in str(opts.generate_batch_sizes).split(",") if x.strip()]
+    except ValueError:
+        p.error(f"--generate-batch-sizes {opts.generate_batch_sizes}: comma-separated whole numbers, e.g. 16,64")
+    if not opts.generate_batch_sizes or min(opts.generate_batch_sizes) < 1:
+        p.error(f"--generate-batch-sizes {opts.generate_batch_sizes}: give at least one, each at least 1")
     for name in ("batch_size", "eval_batch_size", "pool_clips", "rows", "warmup_steps", "compile_warmup_steps",
-                 "min_steady_steps"):
+                 "min_steady_steps", "protocol_clips", "max_new_tokens"):
         if getattr(opts, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(opts, name)}")
     for name in ("peak_tflops", "max_batch_seconds"):
@@ -193,6 +212,12 @@ def validate(opts: argparse.Namespace) -> dict:
                     peak_source="--peak-tflops" if opts.peak_tflops else "table (model_flops.py)",
                     gpu_memory_gib=round(total / 2**30, 1), gpu_memory_free_gib=round(free / 2**30, 1),
                     device_count=torch.cuda.device_count())
+    if "protocols" in opts.parts:
+        try:
+            import peft  # noqa: F401  (LoRA)
+        except ImportError as err:
+            fail(f"the protocols part needs peft for LoRA and it cannot be imported ({err}); carry its wheel "
+                 "(benchmarks/gpu_requirements.txt) or leave the part out (--parts)")
     if any(part.startswith("compile") for part in opts.parts):
         from torch import _dynamo
 
@@ -247,32 +272,6 @@ def synthesize(work: Path, opts: argparse.Namespace) -> dict:
 
 
 # -- measuring ----------------------------------------------------------------------------------------------
-
-
-def sig(x: float, digits: int = 4) -> float:
-    """Round to significant digits (MFU of the dry run's tiny model is 1e-5, of XLS-R on an H200 ~0.4)."""
-    return float(f"{x:.{digits}g}")
-
-
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def peak_memory(device: str) -> dict:
-    if device == "cuda":
-        return {"peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-                "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2),
-                "peak_memory_kind": "torch.cuda.max_memory_allocated"}
-    return {"peak_memory_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-            "peak_memory_kind": "process max RSS (CPU dry run; the whole process so far)"}
-
-
-def reset_memory(device: str) -> None:
-    gc.collect()
-    if device == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
 
 
 class Budget(TrainerCallback):
@@ -515,6 +514,19 @@ def summarise(res: dict) -> None:
     for run in ("ckpt", "compile", "compile_ckpt"):
         if eager.get("status") == "ok" and runs.get(run, {}).get("status") == "ok":
             comp[f"{run}_vs_eager"] = round(runs[run]["audio_s_per_s"] / eager["audio_s_per_s"], 3)
+    probe = res.get("protocols", {}).get("ratios", {}).get("probe / full")
+    if probe:
+        comp["probe_vs_full_step_time"] = probe["step_time"]
+        comp["probe_vs_full_peak_memory"] = probe["peak_memory"]
+        targets.append({"target": f"probe step time <= {TARGET_PROBE_STEP}x full fine-tuning (same batches, bf16)",
+                        "value": probe["step_time"], "met": probe["step_time"] <= TARGET_PROBE_STEP})
+    lora = res.get("protocols", {}).get("ratios", {}).get("lora / full")
+    if lora:
+        comp["lora_vs_full_step_time"] = lora["step_time"]
+        comp["lora_vs_full_peak_memory"] = lora["peak_memory"]
+    gen = [r for r in res.get("generate", {}).get("runs", []) if r.get("status") == "ok"]
+    if len(gen) >= 2:
+        comp["generate_rtfx_largest_over_smallest_batch"] = round(gen[-1]["rtfx"] / gen[0]["rtfx"], 3)
     no_ckpt = [runs[r]["mfu"] for r in ("eager", "compile") if runs.get(r, {}).get("status") == "ok"]
     if no_ckpt:
         targets.insert(0, {"target": f"MFU >= {TARGET_MFU:.0%} without activation checkpointing (best of eager, "
@@ -565,6 +577,7 @@ def markdown(res: dict) -> str:
         lines += (bench.md_table(["format", "audio s/s", "start-up s"],
                                  [[f, ld[f]["audio_s_per_s"], ld[f]["startup_s"]] for f in ("wav", "flac") if f in ld])
                   if "wav" in ld else [f"status: {ld.get('status')}"])
+    lines += protocols_markdown(res.get("protocols")) + generate_markdown(res.get("generate"))
     if res.get("comparisons"):
         lines += ["", "## Comparisons", ""]
         lines += [f"- {k}: {v}" for k, v in res["comparisons"].items()]
@@ -576,6 +589,45 @@ def markdown(res: dict) -> str:
     if skipped:
         lines += ["", "Parts not completed: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())]
     return "\n".join(lines) + "\n"
+
+
+def protocols_markdown(pr: dict | None) -> list[str]:
+    if not pr:
+        return []
+    lines = ["", f"## Protocols (same {pr.get('distinct_batches')} batches of {pr.get('clips_per_batch')} clips, "
+                 f"{pr.get('mean_batch_audio_s')} s of audio each, padded to {pr.get('padded_batch_audio_s')} s; "
+                 f"{pr.get('precision')}; median step)", ""]
+    ratios = pr.get("ratios", {})
+    rows = []
+    for name in ("full", "probe", "lora"):
+        r = pr.get(name)
+        if not r:
+            continue
+        rel = ratios.get(f"{name} / full", {"step_time": 1.0, "peak_memory": 1.0} if name == "full" else {})
+        rows.append([name, f"{r['trainable_parameters']:,}" if "trainable_parameters" in r else "-",
+                     r.get("steps", "-"), r.get("step_s", "-"), r.get("audio_s_per_s", "-"),
+                     f"{100 * r['mfu']:.3g} %" if "mfu" in r else "-", r.get("peak_memory_gib", "-"),
+                     r.get("training_memory_gib") if r.get("training_memory_gib") is not None else "-",
+                     rel.get("step_time", "-"), rel.get("peak_memory", "-"), r.get("status", "-")])
+    return lines + bench.md_table(["protocol", "trainable params", "steps", "s/step", "audio s/s", "MFU",
+                                   "peak GiB", "training GiB", "step time / full", "peak memory / full", "status"],
+                                  rows)
+
+
+def generate_markdown(gen: dict | None) -> list[str]:
+    if not gen:
+        return []
+    lines = ["", f"## Evaluation by generation ({gen.get('model')}, {gen.get('parameters', 0) / 1e6:.1f} M "
+                 f"parameters; SpeechSeq2SeqTrainer.predict, {gen.get('decoding')}, {gen.get('max_new_tokens')} "
+                 "tokens per clip; RTFx = audio s / wall s)", ""]
+    if not gen.get("runs"):
+        return lines + [f"status: {gen.get('status')}"]
+    return lines + bench.md_table(
+        ["batch", "clips", "audio s", "wall s", "RTFx", "tokens/s", "precision", "encoder / decoder in",
+         "peak GiB", "status"],
+        [[r["batch_size"], r["clips"], r["audio_s"], r["seconds"], f"**{r['rtfx']}**", r["generated_tokens_per_s"],
+          r["precision"], " / ".join(",".join(r["computed_in"][k]) or "-" for k in ("encoder", "decoder")),
+          r["peak_memory_gib"], r["status"]] for r in gen["runs"]])
 
 
 def write(res: dict, out: Path) -> None:
@@ -644,6 +696,10 @@ def main(argv: list[str] | None = None) -> dict:
                                                              compile=False, budget_s=budget)
                 elif part == "eval":
                     entry = res["eval"] = eval_part(ctx, budget)
+                elif part == "protocols":
+                    entry = res["protocols"] = protocols_part(ctx, budget)
+                elif part == "generate":
+                    entry = res["generate"] = generate_part(ctx, budget)
                 else:
                     entry = res["loader"] = loader_part(ctx, budget)
                 res["parts"][part] = entry["status"]

@@ -40,12 +40,34 @@ def test_dry_run_exercises_every_part_and_writes_sane_results(tmp_path):
     assert all(_positive(res["loader"][fmt]["audio_s_per_s"]) for fmt in ("wav", "flac"))
     assert _positive(res["comparisons"]["duration_vs_fixed_speedup"])
     assert _positive(res["comparisons"]["peak_memory_ratio_duration_over_fixed"])
-    assert [t["target"].split(" ")[0] for t in res["targets"]] == ["MFU", "duration"]
+    # protocols: the same batches for all three, LoRA trains fewest weights; ratios to full fine-tuning
+    pr = res["protocols"]
+    assert pr["status"] == "ok" and pr["clips_per_batch"] == 2
+    for name in ("full", "probe", "lora"):
+        assert pr[name]["status"] == "ok" and pr[name]["steps"] == 2, (name, pr[name])
+        assert _positive(pr[name]["step_s"]) and _positive(pr[name]["peak_memory_gib"])
+    assert pr["lora"]["trainable_parameters"] < pr["full"]["trainable_parameters"] < pr["full"]["total_parameters"]
+    assert pr["probe"]["trainable_parameters"] < pr["probe"]["total_parameters"]
+    assert _positive(pr["full"]["mfu"])
+    for name in ("probe", "lora"):
+        assert pr["ratios"][f"{name} / full"]["step_time"] == pytest.approx(
+            pr[name]["step_s"] / pr["full"]["step_s"], abs=1e-3)
+        assert res["comparisons"][f"{name}_vs_full_step_time"] == pr["ratios"][f"{name} / full"]["step_time"]
+    # generation: two batch sizes, every clip exactly --max-new-tokens (4 dry) tokens, RTFx = audio / wall
+    gen = res["generate"]
+    assert gen["status"] == "ok" and gen["max_new_tokens"] == 4
+    assert [r["batch_size"] for r in gen["runs"]] == [2, 4]
+    for r in gen["runs"]:
+        assert r["status"] == "ok" and r["generated_tokens_per_clip"] == [4] and r["clips"] % r["batch_size"] == 0
+        assert r["rtfx"] == pytest.approx(r["audio_s"] / r["seconds"], rel=0.05) and _positive(r["rtfx"])
+        assert r["computed_in"]["decoder"] == ["bfloat16"] and len(r["computed_in"]["encoder"]) == 1
+    assert [t["target"].split(" ")[0] for t in res["targets"]] == ["MFU", "duration", "probe"]
     assert res["model"]["train_gflops_per_audio_s"] > res["model"]["eval_gflops_per_audio_s"] > 0
     assert runs["eager"]["profile"]["profiled_steps"] == 1
     assert "Self CPU" in (tmp_path / "gpu_profile.txt").read_text()
     md = (tmp_path / "gpu.md").read_text()
-    assert "DRY RUN" in md and "## Targets" in md and "argmax" in md
+    assert "DRY RUN" in md and "## Targets" in md and "argmax" in md and "probe step time <= 0.4x" in md
+    assert "## Protocols" in md and "| lora |" in md and "## Evaluation by generation" in md and "RTFx" in md
     for name in runs:
         assert f"| {name} |" in md
 
@@ -59,6 +81,8 @@ def test_refuses_to_start_without_a_gpu_and_on_bad_arguments(tmp_path, monkeypat
                        (["--dry-run", "--parts", "eager,bogus"], "--parts bogus"),
                        (["--dry-run", "--batch-size", "0"], "--batch-size must be at least 1"),
                        (["--dry-run", "--peak-tflops", "-3"], "--peak-tflops must be positive"),
+                       (["--dry-run", "--generate-batch-sizes", "8,x"], "--generate-batch-sizes 8,x"),
+                       (["--dry-run", "--max-new-tokens", "0"], "--max-new-tokens must be at least 1"),
                        (["--dry-run", "--out", str(not_a_folder / "x")], "cannot write there")):
         with pytest.raises(SystemExit) as stop:
             gpu_check.main(argv)
