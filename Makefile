@@ -87,6 +87,7 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports  # the dependency contracts of pyproject.toml (docs/design.md#dependencies)
 
 mls voxpopuli fleurs-asr babel covost2 fleurs-retrieval mls-xls-r-2b minds14 fleurs-lang_id: install
 	$(RUN) task_configs/$@.yaml $(TASK_FLAGS)

@@ -4,7 +4,7 @@ fine-tuning, on the same batches, as ratios measured in one run.
 The three protocols, each as the runner builds it for a CTC task (random weights: cost does not depend on them):
 - full: `Wav2Vec2ForCTC` with the convolutional feature encoder frozen (`freeze_feature_encoder()`, as in every
   XTREME-S run), everything else trained;
-- probe: `xtreme_s.protocols.probe.CTCProbe` around a `Wav2Vec2Model` of the same config, default `ProbeSpec()`
+- probe: `xtreme_s.families.probe_heads.CTCProbe` around a `Wav2Vec2Model` of the same config, default `ProbeSpec()`
   (encoder frozen and run under no_grad; weighted layer sum, 2-layer Transformer, linear CTC trained);
 - lora: the same `Wav2Vec2ForCTC` wrapped by peft as `--protocol lora` does (r 8, alpha 16, dropout 0.05 on the
   attention query/value projections, `lm_head` trained in full).
@@ -150,7 +150,7 @@ def build(name: str, config):
     from transformers import Wav2Vec2ForCTC, Wav2Vec2Model
 
     if name == "probe":
-        from xtreme_s.protocols.probe import CTCProbe, ProbeSpec
+        from xtreme_s.families.probe_heads import CTCProbe, ProbeSpec
 
         return CTCProbe(Wav2Vec2Model(config), ProbeSpec(), VOCAB, BLANK)
     model = Wav2Vec2ForCTC(config)

@@ -13,9 +13,11 @@ import json
 import sys
 from pathlib import Path
 
+from xtreme_s.results import load_results
+
 
 def _read(output_dir: Path) -> tuple[dict, dict, list[dict]]:
-    results = json.loads((output_dir / "results.json").read_text(encoding="utf-8"))
+    _, results = load_results(output_dir)
     state = json.loads((output_dir / "trainer_state.json").read_text(encoding="utf-8"))
     predictions = [json.loads(line) for line in
                    (output_dir / "eval_predictions.jsonl").read_text(encoding="utf-8").splitlines() if line]

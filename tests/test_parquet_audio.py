@@ -20,9 +20,10 @@ from conftest import MINI_HUB
 from xtreme_s import parquet_audio
 from xtreme_s.audio import load_audio
 from xtreme_s.collators import SpeechCollator, SpeechDataset
-from xtreme_s.robustness import SKIPPED_KEY, UNDECODABLE, BadAudioError, check_eval_split
+from xtreme_s.robustness import SKIPPED_KEY, UNDECODABLE, BadAudioError
 from xtreme_s.sampling import DurationBatchSampler, longest_first
 from xtreme_s.sources import LoadContext, load_parquet_files
+from xtreme_s.startup_checks import check_eval_split
 
 FLEURS = MINI_HUB / "google" / "fleurs"
 
@@ -166,8 +167,8 @@ def test_corrupt_parquet_audio_is_skipped_in_training_and_named_in_evaluation(tm
     assert batch["input_values"].shape[0] == 3 and batch[SKIPPED_KEY].tolist()[0] == 1
     family = SimpleNamespace(skipped={}, skip=lambda split, reason: family.skipped.setdefault(reason, 0))
     with pytest.raises(BadAudioError, match=r"x\.parquet::audio::2::"):
-        check_eval_split(ds, "test", full_decode=True, allow_skipping=False, family=family)
-    kept = check_eval_split(ds, "test", full_decode=True, allow_skipping=True, family=family)
+        check_eval_split(ds, "test", full_decode=True, allow_skipping=False, tally=family)
+    kept = check_eval_split(ds, "test", full_decode=True, allow_skipping=True, tally=family)
     assert len(kept) == len(ds) - 1 and UNDECODABLE in family.skipped
 
 

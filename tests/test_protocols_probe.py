@@ -16,7 +16,8 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
 from xtreme_s import encoders
-from xtreme_s.protocols import probe
+from xtreme_s.families import probe_heads as probe
+from xtreme_s.layer_sum import layer_sum_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
@@ -251,7 +252,7 @@ def test_the_seq2seq_probe_sums_the_same_hidden_states_as_transformers(arch, tin
     inputs.pop("attention_mask", None)
     with torch.no_grad():
         states = reference(**inputs, output_hidden_states=True).hidden_states
-        layer_sum = probe.layer_sum_of(converted)
+        layer_sum = layer_sum_of(converted)
         assert layer_sum.weights.numel() == len(states)
         for i in (0, len(states) // 2, len(states) - 1):
             layer_sum.weights.fill_(-1e4)

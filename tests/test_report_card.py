@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 from conftest import run_cli
 
-from xtreme_s.report_card import card_section, write_report
+from xtreme_s.reports.model_card import card_section
+from xtreme_s.reports.results_md import write_report
 
 
 def _asr_payload():
@@ -76,7 +77,7 @@ def test_push_to_hub_uploads_card_and_results_and_never_writes_the_token(tmp_pat
     monkeypatch.setattr("transformers.trainer.hf_api", lambda: hub)
     monkeypatch.delenv("HF_TOKEN", raising=False)  # restored after the test
     checked = []  # the start-up check (offline, logged in) needs the real Hub: recorded instead
-    monkeypatch.setattr("xtreme_s.preflight.check_push_to_hub", checked.append)
+    monkeypatch.setattr("xtreme_s.startup_checks.check_push_to_hub", checked.append)
     caplog.set_level(logging.DEBUG)
     out = tmp_path / "run"
     run_cli(["--mini", "--dataset_config_name", "mls.pl", "--do_train", "--do_predict", "--max_steps", "2",

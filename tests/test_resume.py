@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
 
-from xtreme_s import run_manifest
-from xtreme_s.run_manifest import OutputDirError, last_complete_checkpoint
+from xtreme_s import output_dir
+from xtreme_s.output_dir import OutputDirError, last_complete_checkpoint
 
 # Each entry: a training data order to check. Another sampler (e.g. duration batching) is one more entry.
 SAMPLERS = {
@@ -98,7 +98,7 @@ def test_foreign_run_is_refused_not_resumed(tmp_path, hf_cache):
     out.mkdir()
     (out / "checkpoint-1").mkdir()
     (out / "checkpoint-1" / "trainer_state.json").write_text("{}")
-    (out / run_manifest.MANIFEST_FILE).write_text(json.dumps(
+    (out / output_dir.MANIFEST_FILE).write_text(json.dumps(
         {"task": "voxpopuli", "config_name": "voxpopuli.pl", "target_column": "transcription",
          "language_group": None, "model_name_or_path": "facebook/wav2vec2-xls-r-1b"}))
     with pytest.raises(OutputDirError, match=r"another run: voxpopuli\.pl .*xls-r-1b.*this run is mls\.pl"):
@@ -117,7 +117,7 @@ def test_unrelated_files_are_refused(tmp_path, hf_cache):
 def test_same_run_resumes_and_finished_run_is_refused(tmp_path, hf_cache, caplog):
     out = tmp_path / "run"
     run_cli(["--dataset_config_name", "mls.pl", "--preprocessing_only", *QUICK], out, hf_cache)
-    assert json.loads((out / run_manifest.MANIFEST_FILE).read_text())["config_name"] == "mls.pl"
+    assert json.loads((out / output_dir.MANIFEST_FILE).read_text())["config_name"] == "mls.pl"
     run_cli(["--dataset_config_name", "mls.pl", *QUICK], out, hf_cache)  # after --preprocessing_only: ours
     with pytest.raises(OutputDirError, match="finished run"):
         run_cli(["--dataset_config_name", "mls.pl", *QUICK], out, hf_cache)

@@ -8,7 +8,7 @@ import pytest
 
 from xtreme_s.cli import main
 from xtreme_s.registry import TASKS
-from xtreme_s.score import SCORE_TASKS, collect, xtreme_s_score
+from xtreme_s.reports.score import SCORE_TASKS, collect, xtreme_s_score
 
 # Leaderboard results.csv (spec 6.1): FLEURS, MLS, VP error %, CoVoST-2 BLEU, F-LID, M-14 accuracy %, score.
 LEADERBOARD = {
@@ -67,7 +67,7 @@ def test_missing_tasks_are_named_and_no_score_is_made_up(tmp_path):
     runs = [_write_run(tmp_path, t, v) for t, v in _percent(row).items() if t not in ("covost2", "minds14")]
     report = collect(runs)
     assert report.result is None and report.missing == ["covost2", "minds14"] and not report.problems
-    assert "MISSING" in __import__("xtreme_s.score", fromlist=["to_markdown"]).to_markdown(report)
+    assert "MISSING" in __import__("xtreme_s.reports.score", fromlist=["to_markdown"]).to_markdown(report)
 
 
 @pytest.mark.parametrize("case, overrides, expected", [

@@ -63,10 +63,10 @@ def test_reference_normalisation_is_opt_in(tmp_path):
                                         "target": ["He works as a Doctor, in Paris."]})}
     family = _family(tmp_path)
     family.prepare(None, data)
-    assert family.references["test"] == ["He works as a Doctor, in Paris."]
+    assert family.tally.references["test"] == ["He works as a Doctor, in Paris."]
     family = _family(tmp_path, "--normalize_translations", "True")
     family.prepare(None, data)
-    assert family.references["test"] == ["he works as a doctor in paris"]
+    assert family.tally.references["test"] == ["he works as a doctor in paris"]
 
 
 def test_translation_train_generate_bleu_and_reload(tmp_path, hf_cache, caplog):

@@ -67,6 +67,7 @@ def test_every_task_has_a_probe_recipe():
 def test_protocol_recipe_layers_over_its_task(overlay, tmp_path, monkeypatch):
     """`make <task> PROTOCOL=..` parses (recipe, then the protocol's settings) and the protocol accepts them."""
     from xtreme_s import protocols
+    from xtreme_s.hub import ModelSource
 
     monkeypatch.chdir(ROOT)
     task = overlay.stem if overlay.parent.name == "probe" else "mls"
@@ -76,7 +77,7 @@ def test_protocol_recipe_layers_over_its_task(overlay, tmp_path, monkeypatch):
         assert check_recipe(recipe, tmp_path, "--config", str(overlay), *extra) == task
         model_args, data_args, training_args, own = parse_args(
             [str(recipe), "--config", str(overlay), "--output_dir", str(tmp_path), *extra])
-        assert protocols.resolve(own["protocol"], model_args).name == settings["protocol"]
+        assert protocols.resolve(own["protocol"], ModelSource.of(model_args)).name == settings["protocol"]
         for key, value in settings.items():  # the overlay wins over the recipe
             parsed = next(getattr(a, key) for a in (model_args, data_args, training_args, *own.values())
                           if hasattr(a, key))

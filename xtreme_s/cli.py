@@ -53,13 +53,13 @@ def _main(argv: list[str]) -> None:
 
         sys.exit(sources_main(argv[1:]))
     if argv[:1] == ["score"]:
-        from .score import main as score_main
+        from .reports.score import main as score_main
 
         sys.exit(score_main(argv[1:]))
     if argv[:1] == ["run"]:
         argv = argv[1:]
     from .args import parse_args
-    from .run_manifest import output_dir_lock
+    from .output_dir import output_dir_lock
     from .runner import run
 
     model_args, data_args, training_args, family_args = parse_args(argv)

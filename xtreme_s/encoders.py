@@ -26,6 +26,7 @@ from transformers import AutoConfig, AutoModel
 from transformers.models.auto import modeling_auto
 
 from .errors import UsageError
+from .hub import ModelSource
 
 logger = logging.getLogger("xtreme_s")
 
@@ -264,13 +265,12 @@ def input_limits(model_args: Any) -> InputLimits:
     training skips shorter clips, evaluation pads them to it."""
     from transformers import AutoFeatureExtractor
 
-    hub = dict(cache_dir=model_args.cache_dir, revision=model_args.model_revision)
+    source = ModelSource.of(model_args)
     try:
-        fe = AutoFeatureExtractor.from_pretrained(model_args.model_name_or_path, **hub)
+        fe = source.from_pretrained(AutoFeatureExtractor)
     except (OSError, ValueError, KeyError):
         return InputLimits(0, 16_000)  # no feature extractor: the family says so when it loads one
-    return InputLimits(min_input_samples(model_args.model_name_or_path, feature_extractor=fe, **hub),
-                       int(fe.sampling_rate))
+    return InputLimits(min_input_samples(source.name, feature_extractor=fe, **source.kwargs()), int(fe.sampling_rate))
 
 
 def frame_mask(encoder: torch.nn.Module, input_mask: torch.Tensor, num_frames: int) -> torch.Tensor:
@@ -350,7 +350,7 @@ def load_speech_encoder_decoder(path: str, config: Any, **hub: Any) -> torch.nn.
     model = SpeechEncoderDecoderModel(config=config, encoder=encoder, decoder=decoder)
     checkpoint = checkpoint_state(path, hub)
     missing, unexpected = model.load_state_dict(checkpoint, strict=False)
-    unexpected = [k for k in unexpected if "xtreme_s_layer_sum" not in k]  # a probe's (protocols.probe)
+    unexpected = [k for k in unexpected if "xtreme_s_layer_sum" not in k]  # a probe's (layer_sum.LAYER_SUM)
     model.tie_weights()  # e.g. the decoder's output projection, saved once as its input embedding
     state = model.state_dict()
     loaded = {state[k].data_ptr() for k in checkpoint if k in state}

@@ -9,25 +9,22 @@ process: each batch carries its counts (`SKIPPED_KEY`), `trainer.SkippedItemsMix
 pass and adds them up, and the runner sums them over ranks into results.json.
 
 Evaluation and test items are never dropped silently. Where a run trains (or the user allows skipping), the
-evaluation splits are decoded once before training, so a corrupt test clip stops the run at start-up, not after a
-day of training; `--allow_skipping_eval_items` skips such items instead, counts them under the split's name and
-scores the rest. Without that pre-flight (evaluation-only runs), the collator raises naming the file.
+evaluation splits are decoded once before training (`startup_checks.check_eval_split`), so a corrupt test clip
+stops the run at start-up, not after a day of training; `--allow_skipping_eval_items` skips such items instead,
+counts them under the split's name and scores the rest. Without that check (evaluation-only runs), the collator
+raises naming the file.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from typing import Any
 
-import datasets
 import numpy as np
 import torch
 
 from .audio import AudioDecodeError, load_audio
 from .errors import UserError
-
-logger = logging.getLogger("xtreme_s")
 
 UNDECODABLE = "undecodable audio"
 NON_FINITE = "non-finite samples (NaN/inf)"
@@ -75,55 +72,11 @@ def skipped_tensor(counts: Counter) -> torch.Tensor:
     return torch.tensor([counts.get(r, 0) for r in DECODE_REASONS], dtype=torch.long)
 
 
-def _problems(batch: dict[str, list]) -> dict[str, list]:
-    n = len(batch["audio"])
-    starts = batch.get("segment_start") or [None] * n
-    ends = batch.get("segment_end") or [None] * n
-    out = []
-    for audio, duration, start, end in zip(batch["audio"], batch["duration"], starts, ends, strict=True):
-        if duration is None or duration < 0:
-            out.append(UNREADABLE_HEADER)
-            continue
-        # The native rate: this only checks that the clip decodes; resampling is the collator's job.
-        out.append(decode_checked(audio, _native_rate(audio), start, end)[1] or "")
-    return {"problem": out}
-
-
-def _native_rate(audio: dict[str, Any]) -> int:
+def native_rate(audio: dict[str, Any]) -> int:
+    """The clip's own sampling rate (16 kHz where its header cannot be read: decoding fails then too, and says so)."""
     from .audio import audio_info
 
     try:
         return audio_info(audio).sampling_rate
     except AudioDecodeError:
-        return 16_000  # decoding will fail too and say so
-
-
-def check_eval_split(ds: datasets.Dataset, split: str, full_decode: bool, allow_skipping: bool,
-                     family: Any, num_proc: int | None = None) -> datasets.Dataset:
-    """Stop on (or, when allowed, skip and count) evaluation items that cannot be scored.
-
-    Without `full_decode` only headers are checked (they were read at load time, so this is free)."""
-    cols = [c for c in ("audio", "duration", "segment_start", "segment_end") if c in ds.column_names]
-    if full_decode:
-        logger.info("%s: checking that all %d clips decode (once, before training)", split, len(ds))
-        problems = ds.select_columns(cols).map(_problems, batched=True, batch_size=64, remove_columns=cols,
-                                               desc=f"Decoding {split} audio", num_proc=num_proc)["problem"]
-    else:
-        problems = [UNREADABLE_HEADER if d is None or d < 0 else EMPTY_AUDIO if d == 0 else ""
-                    for d in ds["duration"]]
-    bad = [i for i, p in enumerate(problems) if p]
-    if not bad:
-        return ds
-    ids, paths = ds.select(bad)["id"], [a.get("path") for a in ds.select(bad)["audio"]]
-    listing = "; ".join(f"{i} ({p}): {problems[k]}" for i, p, k in list(zip(ids, paths, bad, strict=True))[:5])
-    if not allow_skipping:
-        raise BadAudioError(f"{split}: {len(bad)} of {len(ds)} utterance(s) cannot be scored: {listing}"
-                            f"{' ...' if len(bad) > 5 else ''}. Evaluation items are never dropped silently: fix or "
-                            "remove them, or pass --allow_skipping_eval_items to skip them (they are then counted "
-                            "in results.json and excluded from the metrics).")
-    for k in bad:
-        family.skip(split, problems[k])
-    logger.warning("%s: SKIPPING %d of %d utterance(s) that cannot be scored (--allow_skipping_eval_items); "
-                   "metrics cover the rest: %s", split, len(bad), len(ds), listing)
-    bad_set = set(bad)
-    return ds.select([i for i in range(len(ds)) if i not in bad_set])
+        return 16_000

@@ -40,7 +40,7 @@ TRANSFORMERS_HOOKS: dict[str, tuple[str, ...]] = {
     "transformers.trainer:Trainer._save_checkpoint": ("model", "trial"),
     "transformers.trainer:Trainer._get_output_dir": ("trial",),
     "transformers.trainer:Trainer.train": ("resume_from_checkpoint",),
-    "transformers.trainer:Trainer.create_model_card": (),  # report_card wraps it around push_to_hub
+    "transformers.trainer:Trainer.create_model_card": (),  # reports.model_card wraps it around push_to_hub
     "transformers.trainer_utils:seed_worker": ("worker_id", "num_workers", "rank"),
     "transformers.trainer_pt_utils:LengthGroupedSampler.__init__": ("batch_size", "dataset", "lengths",
                                                                     "model_input_name", "generator"),

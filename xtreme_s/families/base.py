@@ -6,13 +6,18 @@ into every call, each call here names the split it is for (`train`, `validation`
 --*_split_name says): results.json, `skipped` and `notes` are keyed by those names, never by the runner's roles.
 A family owns its flags: `arguments_class` is a dataclass parsed with the shared ones (its own `--help` group),
 and the family receives the parsed object as `family_args`.
+
+A family is not the run's record: what it learns about the data (skipped rows, notes, references, each split's
+scores) goes to the run's `results.RunTally`, which the runner owns and reads. Protocols tell a family what they
+need only through its methods (`set_encoder_overrides`, `use_saved_settings`, `mask_padding`, `build_probe`,
+`stacked_decoder`); every model is read through one `hub.ModelSource`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -24,9 +29,12 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from .. import encoders
 from ..collators import SpeechCollator, SpeechDataset, padding_multiple
 from ..errors import UsageError
+from ..hub import ModelSource
 from ..metrics import SCORERS, per_language
 from ..registry import ResolvedTask
+from ..results import RunTally
 from ..trainer import SpeechTrainer
+from .probe_heads import ProbeSetup
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +65,7 @@ class TaskFamily:
     arguments_class: ClassVar[type | None] = None  # the family's own flags (a dataclass), if it has any
 
     def __init__(self, task: ResolvedTask, model_args: Any, data_args: Any, training_args: Any,
-                 family_args: Any = None):
+                 family_args: Any = None, tally: RunTally | None = None, source: ModelSource | None = None):
         self.task = task
         self.model_args = model_args
         self.data_args = data_args
@@ -65,17 +73,44 @@ class TaskFamily:
         if family_args is None and self.arguments_class is not None:
             family_args = self.arguments_class()  # programmatic use: the flags' defaults
         self.family_args = family_args
+        self.tally = tally if tally is not None else RunTally()  # the run's record (the runner reads it)
+        self.source = source or ModelSource.of(model_args)  # --model_name_or_path, its revision and cache
         self.train_split: str = data_args.train_split_name
         self.processor: Any = None
-        self.references: dict[str, list] = {}  # scored split -> references, in dataset order
-        self.skipped: dict[str, Counter] = {}  # split -> reason -> count
-        self.notes: dict[str, Any] = {}  # family-specific facts for results.json (e.g. OOV rate per split)
-        self.scored: dict[str, Scored] = {}  # split -> its latest `evaluate`, reused by the runner
-        self.protocol: Any = None  # what is trained (xtreme_s.protocols), set by the runner
         # Config fields a protocol sets on the encoder before loading (e.g. MMS adapters' adapter_attn_dim).
-        self.encoder_overrides: dict[str, Any] = {}
-        # (path, revision) the pretrained weights come from when --model_name_or_path holds only adapters (LoRA).
-        self.base_model: tuple[str, str | None] | None = None
+        self._encoder_overrides: dict[str, Any] = {}
+        # Where the pretrained weights are when --model_name_or_path holds only adapters (LoRA): its base model.
+        self._base: ModelSource | None = None
+        self._mask_padding = False  # a protocol's model masks padded frames itself (the probe)
+
+    # -- what a protocol may ask of a family -------------------------------------------------------------
+    def set_encoder_overrides(self, **config_fields: Any) -> None:
+        """Config fields set on the encoder before its weights load (MMS adapters: `adapter_attn_dim`)."""
+        self._encoder_overrides.update(config_fields)
+
+    def mask_padding(self) -> None:
+        """The model needs to know which frames are padding even for encoders run without an attention mask."""
+        self._mask_padding = True
+
+    def use_saved_settings(self, base: ModelSource, decoder: str | None = None) -> None:
+        """Evaluate (or continue) an output directory that holds only adapters (LoRA): the weights come from
+        `base`, the architecture is the directory's own, so this family's flags that are fields of the saved
+        (encoder) config take the saved value (e.g. the speech-translation adapter's layers, the CTC loss
+        reduction). `decoder`: the text decoder training stacked on the encoder (speech translation)."""
+        self._base = base
+        own = self.family_args
+        if not is_dataclass(own):
+            return
+        encoder = encoders.encoder_config(self.from_pretrained(AutoConfig))  # the directory's config.json
+        for f in fields(own):
+            if hasattr(encoder, f.name) and getattr(own, f.name) != getattr(encoder, f.name):
+                logger.info("%s: --%s %s as saved (not %s).", self.source.name, f.name, getattr(encoder, f.name),
+                            getattr(own, f.name))
+                setattr(own, f.name, getattr(encoder, f.name))
+
+    def stacked_decoder(self) -> str | None:
+        """The text decoder this family stacks on the encoder (speech translation); None for the others."""
+        return None
 
     # -- to implement ------------------------------------------------------------------------------------
     def prepare(self, train: Dataset | None, evaluated: dict[str, Dataset]) -> Prepared:
@@ -86,9 +121,10 @@ class TaskFamily:
     def build_model(self) -> PreTrainedModel:
         raise NotImplementedError
 
-    def build_probe(self, protocol: Any) -> torch.nn.Module:
-        """The frozen-encoder probe of this family (protocols.probe): the saved one when --model_name_or_path is a
-        probe's output directory, else a new head on the pretrained encoder."""
+    def build_probe(self, setup: ProbeSetup) -> torch.nn.Module:
+        """The frozen-encoder probe of this family (families/probe_heads.py): the saved one when
+        --model_name_or_path is a probe's output directory (`setup.saved`), else a new head on the pretrained
+        encoder."""
         raise UsageError(f"--protocol probe is not available for the {self.task.spec.family} family.")
 
     def decode(self, predictions: np.ndarray, split: str) -> list:
@@ -100,24 +136,22 @@ class TaskFamily:
     needs_padding_mask = False  # retrieval pools over the real frames even when the model gets no mask
 
     def from_pretrained(self, cls: Any, source: str | None = None, **kwargs: Any) -> Any:
-        """`cls.from_pretrained` with the run's one keyword set, for every part of a model (config, feature
+        """`cls.from_pretrained` through the run's one ModelSource, for every part of a model (config, feature
         extractor, tokenizer, weights), so they cannot come from different revisions of one repository.
 
         `source` defaults to --model_name_or_path; any source is read at --model_revision when it is that model,
         else at its default revision (the CoVoST-2 decoder has no revision flag)."""
-        m = self.model_args
-        source = source or m.model_name_or_path
-        if source == m.model_name_or_path:
-            kwargs.setdefault("revision", m.model_revision)
-        return cls.from_pretrained(source, cache_dir=m.cache_dir, token=self.training_args.hub_token, **kwargs)
+        return self.source.at(source or self.source.name).from_pretrained(cls, **kwargs)
 
     def from_base(self, cls: Any, **kwargs: Any) -> Any:
         """`from_pretrained` from where the pretrained weights are: --model_name_or_path, or the base model of a
         LoRA output directory at its recorded revision."""
-        if self.base_model is None:
-            return self.from_pretrained(cls, **kwargs)
-        path, revision = self.base_model
-        return self.from_pretrained(cls, path, revision=revision, **kwargs)
+        return (self._base or self.source).from_pretrained(cls, **kwargs)
+
+    @property
+    def weights_source(self) -> ModelSource:
+        """Where the pretrained weights are read from (the base model of a LoRA output directory)."""
+        return self._base or self.source
 
     def load_pretrained(self, auto_cls: Any, head_config: dict[str, Any],
                         encoder_extra: dict[str, Any] | None = None) -> PreTrainedModel:
@@ -129,7 +163,7 @@ class TaskFamily:
         """
         m = self.model_args
         config = self.from_base(AutoConfig)
-        self.notes["encoder"] = encoders.apply_encoder_flags(config, m, {**self.encoder_overrides,
+        self.tally.notes["encoder"] = encoders.apply_encoder_flags(config, m, {**self._encoder_overrides,
                                                                          **(encoder_extra or {})})
         config.update(head_config)
         load = dict(config=config, ignore_mismatched_sizes=True)
@@ -149,14 +183,9 @@ class TaskFamily:
         flags; `head_config` lands in its config (e.g. labels a probe's config.json must carry)."""
         return encoders.encoder_of(self.load_pretrained(AutoModel, head_config or {}))
 
-    @property
-    def hub(self) -> dict[str, Any]:
-        """Where models are read from besides their name and revision (cache, token)."""
-        return {"cache_dir": self.model_args.cache_dir, "token": self.training_args.hub_token}
-
     def freeze_front_end(self, model: torch.nn.Module) -> None:
         frozen = bool(self.model_args.freeze_feature_encoder) and encoders.freeze_front_end(model)
-        self.notes.setdefault("encoder", {})["front_end_frozen"] = frozen
+        self.tally.notes.setdefault("encoder", {})["front_end_frozen"] = frozen
 
     @property
     def feature_extractor(self) -> Any:
@@ -167,8 +196,7 @@ class TaskFamily:
         return SpeechCollator(fe, label_kind=self.label_kind,
                               pad_to_multiple_of=padding_multiple(self.training_args, fe.sampling_rate),
                               inputs=encoders.InputSpec.of(fe),
-                              padding_mask=self.needs_padding_mask or bool(getattr(self.protocol, "needs_padding_mask",
-                                                                                   False)))
+                              padding_mask=self.needs_padding_mask or self._mask_padding)
 
     def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:
         """Keep argmax ids, not B x T x V logits: the Trainer would otherwise hold all logits of the split."""
@@ -182,13 +210,14 @@ class TaskFamily:
         return per_language(references, predictions, languages, scorer)
 
     def evaluate(self, split: str, raw_predictions: Any, dataset: SpeechDataset) -> Scored:
-        """Decode and score one split, once: kept in `self.scored[split]`, so the runner reuses what the Trainer's
-        `compute_metrics` already computed instead of decoding (for CoVoST-2: detokenising) and scoring again."""
+        """Decode and score one split, once: kept in the tally's `scored[split]`, so the runner reuses what the
+        Trainer's `compute_metrics` already computed instead of decoding (for CoVoST-2: detokenising) and scoring
+        again."""
         predictions = self.decode(raw_predictions, split)
-        report = self.score(self.references[split][: len(predictions)], predictions,
+        report = self.score(self.tally.references[split][: len(predictions)], predictions,
                             dataset.languages[: len(predictions)], split)
-        self.scored[split] = Scored(predictions, report)
-        return self.scored[split]
+        self.tally.scored[split] = Scored(predictions, report)
+        return self.tally.scored[split]
 
     def compute_metrics_for(self, split: str, dataset: SpeechDataset) -> Callable:
         """A Trainer `compute_metrics` bound to one split, so per-language scores know each row's language."""
@@ -210,12 +239,9 @@ class TaskFamily:
         """Skip and count the rows that have a reason (None = keep); returns the kept rows and columns."""
         for reason in reasons:
             if reason is not None:
-                self.skip(split, reason)
+                self.tally.skip(split, reason)
         keep = [i for i, reason in enumerate(reasons) if reason is None]
         if len(keep) == len(ds):
             return ds, list(columns)
-        logger.warning("Skipped %d training items: %s", len(ds) - len(keep), dict(self.skipped[split]))
+        logger.warning("Skipped %d training items: %s", len(ds) - len(keep), dict(self.tally.skipped[split]))
         return ds.select(keep), [[col[i] for i in keep] for col in columns]
-
-    def skip(self, split: str, reason: str, n: int = 1) -> None:
-        self.skipped.setdefault(split, Counter())[reason] += n

@@ -20,9 +20,10 @@ from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClas
 
 from ..collators import SpeechDataset
 from ..errors import UsageError
+from ..plots import plot_confusion
 from ..registry import FLEURS_LOCALES, MINDS14_INTENTS
-from ..report_card import pyplot
 from .base import Prepared, TaskFamily
+from .probe_heads import ClassificationProbe, ProbeSetup, load_saved
 
 logger = logging.getLogger(__name__)
 
@@ -155,10 +156,10 @@ class ClassificationFamily(TaskFamily):
             if bad:
                 raise UsageError(f"{split}: {len(bad)} utterance(s) have no valid class label "
                                  f"({', '.join(ds.select(bad[:5])['id'])}...); evaluation items are never dropped.")
-            self.references[split] = [names[y] for y in ids]
+            self.tally.references[split] = [names[y] for y in ids]
             present[split] = [names[y] for y in sorted(set(ids))]
             out[split] = SpeechDataset(ds, ids)
-        self.notes["label_space"] = {"num_labels": len(names), "classes_present": present}
+        self.tally.notes["label_space"] = {"num_labels": len(names), "classes_present": present}
         return Prepared(prepared_train, out)
 
     def build_model(self) -> PreTrainedModel:
@@ -171,15 +172,13 @@ class ClassificationFamily(TaskFamily):
             init_bias_to_log_prior(model, self.train_label_ids, len(self.id2label))
         return model
 
-    def build_probe(self, protocol: Any) -> Any:
-        from ..protocols.probe import ClassificationProbe
-
-        saved = protocol.load_saved(self.model_args, self.hub)
+    def build_probe(self, setup: ProbeSetup) -> Any:
+        saved = load_saved(setup, self.source)
         if saved is not None:  # its labels were checked against the data in `_labels`
             return saved
         encoder = self.load_encoder({"num_labels": len(self.id2label), "id2label": self.id2label,
                                      "label2id": self.label2id})
-        model = ClassificationProbe(encoder, protocol.spec, len(self.id2label))
+        model = ClassificationProbe(encoder, setup.spec, len(self.id2label))
         if self.training_args.do_train and self.train_label_ids:
             init_bias_to_log_prior(model, self.train_label_ids, len(self.id2label))
         return model
@@ -198,27 +197,5 @@ class ClassificationFamily(TaskFamily):
         path.write_text(json.dumps({"split": split, "rows": "reference", "columns": "prediction",
                                     "labels": present, "matrix": matrix.tolist()}, indent=1) + "\n",
                         encoding="utf-8")
-        _plot_confusion(matrix, present, path.with_suffix(".png"), f"{self.task.config_name} {split}")
+        plot_confusion(matrix, present, path.with_suffix(".png"), f"{self.task.config_name} {split}")
 
-
-def _plot_confusion(matrix: np.ndarray, labels: list[str], path: Path, title: str) -> None:
-    plt = pyplot()
-    n = len(labels)
-    size = max(4.0, 0.3 * n + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
-    ax.set_yticks(range(n), labels, fontsize=8)
-    ax.set_xlabel("prediction")
-    ax.set_ylabel("reference")
-    ax.set_title(title)
-    if n <= 30:
-        top = matrix.max() or 1
-        for i in range(n):
-            for j in range(n):
-                if matrix[i, j]:
-                    ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                            color="white" if matrix[i, j] > top / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

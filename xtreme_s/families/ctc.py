@@ -33,6 +33,7 @@ from ..text import (
     save_vocab,
 )
 from .base import Prepared, TaskFamily
+from .probe_heads import CTCProbe, ProbeSetup, blank_past_end, load_saved
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +49,6 @@ class CTCArguments:
     ctc_zero_infinity: bool = field(
         default=True,
         metadata={"help": "Zero infinite CTC losses (targets longer than the audio allows) instead of NaN-ing."})
-
-
-def blank_past_end(logits: torch.Tensor, keep: torch.Tensor, blank_id: int) -> torch.Tensor:
-    """CTC logits where the frames not in `keep` (B x T) predict blank with certainty."""
-    blank = torch.full_like(logits, torch.finfo(logits.dtype).min)
-    blank[..., blank_id] = 0
-    return torch.where(keep.unsqueeze(-1), logits, blank)
 
 
 class BlankPaddedFrames:
@@ -146,8 +140,8 @@ class CTCFamily(TaskFamily):
             if missing:
                 logger.warning("%s: %d of %d characters are not in the vocabulary and become %s: %s", split,
                                sum(missing.values()), total, UNK_TOKEN, "".join(sorted(missing)))
-            self.notes.setdefault("oov_char_rate", {})[split] = sum(missing.values()) / max(total, 1)
-            self.references[split] = texts
+            self.tally.notes.setdefault("oov_char_rate", {})[split] = sum(missing.values()) / max(total, 1)
+            self.tally.references[split] = texts
             out[split] = SpeechDataset(ds, [encode_characters(tok, t) for t in texts])
         return Prepared(prepared_train, out)
 
@@ -161,11 +155,9 @@ class CTCFamily(TaskFamily):
         model.xtreme_s_blank_padding = BlankPaddedFrames(model, tok.pad_token_id)
         return model
 
-    def build_probe(self, protocol: Any) -> torch.nn.Module:
-        from ..protocols.probe import CTCProbe
-
+    def build_probe(self, setup: ProbeSetup) -> torch.nn.Module:
         tok = self.processor.tokenizer
-        saved = protocol.load_saved(self.model_args, self.hub)
+        saved = load_saved(setup, self.source)
         if saved is not None:
             if saved.vocab_size != len(tok) or saved.blank_id != tok.pad_token_id:
                 raise UsageError(f"{self.model_args.model_name_or_path}: the probe's CTC head has {saved.vocab_size} "
@@ -174,7 +166,7 @@ class CTCFamily(TaskFamily):
             return saved
         a = self.family_args
         encoder = self.load_encoder({"pad_token_id": tok.pad_token_id, "vocab_size": len(tok)})
-        return CTCProbe(encoder, protocol.spec, len(tok), tok.pad_token_id, a.ctc_loss_reduction, a.ctc_zero_infinity)
+        return CTCProbe(encoder, setup.spec, len(tok), tok.pad_token_id, a.ctc_loss_reduction, a.ctc_zero_infinity)
 
     def decode(self, predictions: np.ndarray, split: str) -> list[str]:
         ids = np.where(predictions < 0, self.processor.tokenizer.pad_token_id, predictions)

@@ -31,10 +31,12 @@ from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 from .. import encoders
 from ..collators import SpeechDataset
 from ..errors import UsageError
+from ..layer_sum import LayerSum, load_layer_sum, num_hidden_states
 from ..metrics import per_language, precision_at_1
 from ..registry import resolve
 from ..sources import LoadContext, load_splits
 from .base import Prepared, TaskFamily
+from .probe_heads import SEQ2SEQ, ProbeSetup, load_saved
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ KEY, DISTRACTOR = "key", "distractor"
 
 class PooledEncoder(torch.nn.Module):
     """An encoder that returns one embedding per utterance: `pooling` over the frames of hidden layer `layer`, or
-    of a probe's learned weighted sum of all layers (`layer_sum`, protocols.probe)."""
+    of a probe's learned weighted sum of all layers (`layer_sum`, xtreme_s.layer_sum)."""
 
     def __init__(self, encoder: torch.nn.Module, layer: int = -1, pooling: str = "mean",
                  layer_sum: torch.nn.Module | None = None):
@@ -168,9 +170,9 @@ class RetrievalFamily(TaskFamily):
 
     def _load_english(self, splits: list[str]) -> dict[str, Dataset]:
         d, m, a = self.data_args, self.model_args, self.family_args
+        # No token: huggingface_hub reads HF_TOKEN, where hub.protect_token put --hub_token.
         ctx = LoadContext(mirror_root=d.mirror_root, data_dir=d.data_dir, revision=d.dataset_revision,
-                          cache_dir=m.cache_dir, token=self.training_args.hub_token,
-                          num_proc=d.preprocessing_num_workers, source_layout=d.source_layout,
+                          cache_dir=m.cache_dir, num_proc=d.preprocessing_num_workers, source_layout=d.source_layout,
                           select_languages=True)
         key_task = resolve(f"fleurs.{a.retrieval_key_language}", task="fleurs-retrieval")
         loaded, _ = load_splits(key_task, sorted(set(splits)), ctx, d.target_column_name)
@@ -208,12 +210,12 @@ class RetrievalFamily(TaskFamily):
             key_set = set(ids[1])
             no_key = sum(s not in key_set for s in ids[0])
             if no_key:
-                self.skip(split, "query sentence has no English key (still scored: it cannot be right)", no_key)
+                self.tally.skip(split, "query sentence has no English key (still scored: it cannot be right)", no_key)
                 logger.warning("%s: %d of %d queries have no English recording of their sentence in the key set.",
                                split, no_key, n_query)
             counts = Counter(pool_ids)
             chance = float(np.mean([counts.get(s, 0) / len(pool_ids) for s in ids[0]]))
-            self.notes.setdefault("retrieval", {})[split] = {
+            self.tally.notes.setdefault("retrieval", {})[split] = {
                 "queries": n_query, "keys": len(keys), "distractors": len(pool_ids) - len(keys),
                 "key_language": key_lang, "query_languages": sorted(set(queries["language"])),
                 "distractor_splits": [s for s in distractor_splits if s != split], "layer": a.retrieval_layer,
@@ -223,34 +225,30 @@ class RetrievalFamily(TaskFamily):
             logger.info("Retrieval %s: %d queries (%s) against %d English keys + %d distractors; chance P@1 %.3f",
                         split, n_query, " ".join(sorted(set(queries["language"]))), len(keys),
                         len(pool_ids) - len(keys), chance)
-            self.references[split] = dataset.sentence_ids
+            self.tally.references[split] = dataset.sentence_ids
             self.datasets[split] = dataset
             out[split] = dataset
         return Prepared(None, out)
 
-    def build_probe(self, protocol: Any) -> torch.nn.Module:
+    def build_probe(self, setup: ProbeSetup) -> torch.nn.Module:
         """Embeddings pooled from a probe's learned weighted sum of layers (its output directory, any family); from
         a plain encoder, the untrained probe's sum: every hidden state weighted equally."""
-        from ..protocols.probe import SEQ2SEQ, LayerSum, load_layer_sum, num_hidden_states
-
-        a, m = self.family_args, self.model_args
-        saved = protocol.load_saved(m, self.hub)
+        a = self.family_args
+        saved = load_saved(setup, self.source)
         if saved is not None:
             return PooledEncoder(saved.encoder, pooling=a.retrieval_pooling,
                                  layer_sum=saved.layer_sum).requires_grad_(False)
         pooled = self.build_model()  # the encoder (of a speech encoder-decoder checkpoint too)
-        pooled.layer_sum = LayerSum(num_hidden_states(pooled.encoder.config), protocol.spec.layer_norm)
+        pooled.layer_sum = LayerSum(num_hidden_states(pooled.encoder.config), setup.spec.layer_norm)
         pooled.layer_sum.requires_grad_(False)
-        if protocol.saved_head == SEQ2SEQ:  # a speech-translation probe: its weights, pooled before the adapter
-            load_layer_sum(pooled, m.model_name_or_path, {"revision": m.model_revision, **self.hub})
+        if setup.saved_head == SEQ2SEQ:  # a speech-translation probe: its weights, pooled before the adapter
+            load_layer_sum(pooled, self.source)
         return pooled
 
     def build_model(self) -> torch.nn.Module:
         config = self.from_pretrained(AutoConfig)
         if encoders.is_speech_encoder_decoder(config):  # a fine-tuned CoVoST-2 model: embed with its encoder
-            m = self.model_args
-            model = encoders.load_speech_encoder_decoder(m.model_name_or_path, config, cache_dir=m.cache_dir,
-                                                         revision=m.model_revision, token=self.training_args.hub_token)
+            model = encoders.load_speech_encoder_decoder(self.source.name, config, **self.source.kwargs())
         else:
             model = self.load_pretrained(AutoModel, {})
         # The encoder of an encoder-decoder checkpoint (Whisper, a fine-tuned speech encoder-decoder).

@@ -29,11 +29,14 @@ from transformers import (
 
 from .. import encoders
 from ..collators import SpeechDataset
+from ..hub import ModelSource
+from ..layer_sum import load_layer_sum
 from ..metrics import group_means
 from ..registry import COVOST2_RESOURCE_GROUPS
 from ..text import TextNormalizer
 from ..trainer import SpeechSeq2SeqTrainer
 from .base import Prepared, TaskFamily
+from .probe_heads import ProbeSetup, weighted_sum_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +168,7 @@ class Seq2SeqFamily(TaskFamily):
         out: dict[str, SpeechDataset] = {}
         for split, ds in evaluated.items():
             texts = [norm(t) for t in ds["target"]]
-            self.references[split] = texts
+            self.tally.references[split] = texts
             out[split] = SpeechDataset(ds, self.labels_for(texts))
         return Prepared(prepared_train, out)
 
@@ -202,10 +205,9 @@ class Seq2SeqFamily(TaskFamily):
         tok = self.processor.tokenizer
         if is_speech_encoder_decoder(self._model_config):
             config = self._model_config
-            self.notes["encoder"] = encoders.apply_encoder_flags(config.encoder, m)
-            path, revision = self.base_model or (m.model_name_or_path, m.model_revision)  # LoRA: its base model
-            model = encoders.load_speech_encoder_decoder(path, config, cache_dir=m.cache_dir, revision=revision,
-                                                         token=self.training_args.hub_token)
+            self.tally.notes["encoder"] = encoders.apply_encoder_flags(config.encoder, m)
+            weights = self.weights_source  # LoRA: its base model
+            model = encoders.load_speech_encoder_decoder(weights.name, config, **weights.kwargs())
             self.freeze_front_end(model)
         else:
             # The adapter flags only for encoders that have the adapter (wav2vec2, w2v-BERT, WavLM, data2vec);
@@ -231,7 +233,7 @@ class Seq2SeqFamily(TaskFamily):
             **ids, forced_bos_token_id=self.forced_bos_token_id, max_length=t.generation_max_length,
             num_beams=t.generation_num_beams or 1)
         enc = model.encoder.config
-        self.notes["seq2seq"] = {
+        self.tally.notes["seq2seq"] = {
             "decoder": getattr(model.config.decoder, "_name_or_path", None) or a.decoder_name_or_path,
             "adapter": encoders.adapter_report(enc),  # None: this encoder has no adapter
             "generation": {"max_length": t.generation_max_length, "num_beams": t.generation_num_beams or 1,
@@ -239,17 +241,28 @@ class Seq2SeqFamily(TaskFamily):
         }
         return model
 
-    def build_probe(self, protocol: Any) -> PreTrainedModel:
+    def build_probe(self, setup: ProbeSetup) -> PreTrainedModel:
         """The encoder frozen, its output a learned weighted sum of its hidden states; the adapter and the decoder
-        train (protocols.probe.weighted_sum_encoder)."""
-        from ..protocols import probe
-
-        model = probe.weighted_sum_encoder(self.build_model(), protocol.spec)
-        model.xtreme_s_probe_spec = protocol.spec
-        if protocol.saved == protocol.name:
-            m = self.model_args
-            probe.load_layer_sum(model, m.model_name_or_path, {"revision": m.model_revision, **self.hub})
+        train (probe_heads.weighted_sum_encoder)."""
+        model = weighted_sum_encoder(self.build_model(), setup.spec)
+        model.xtreme_s_probe_spec = setup.spec
+        if setup.saved is not None:
+            load_layer_sum(model, self.source)
         return model
+
+    # -- what a protocol may ask -------------------------------------------------------------------------
+    def use_saved_settings(self, base: ModelSource, decoder: str | None = None) -> None:
+        """A LoRA directory of speech translation: also the decoder training stacked (its tokenizer was saved in
+        the directory), and the model built from the base encoder's config as training built it."""
+        super().use_saved_settings(base, decoder)
+        if decoder:
+            self.family_args.decoder_name_or_path = decoder
+            self.family_args.tokenizer_name = self.source.name  # the run's tokenizer, saved beside LoRA
+        self._model_config = self.from_base(AutoConfig)
+
+    def stacked_decoder(self) -> str | None:
+        """The decoder stacked on the encoder, unless the model already is a speech encoder-decoder."""
+        return None if is_speech_encoder_decoder(self._model_config) else self.family_args.decoder_name_or_path
 
     # -- decoding and scoring ----------------------------------------------------------------------------
     def decode(self, predictions: np.ndarray, split: str) -> list[str]:
@@ -263,11 +276,11 @@ class Seq2SeqFamily(TaskFamily):
         result = super().score(references, predictions, languages, split)
         # Resource groups of the XLS-R paper; UNCONFIRMED membership (registry.COVOST2_RESOURCE_GROUPS).
         result["groups"] = group_means(result["per_language"], COVOST2_RESOURCE_GROUPS)
-        self.notes["resource_groups"] = {
+        self.tally.notes["resource_groups"] = {
             "definition": {k: list(v) for k, v in COVOST2_RESOURCE_GROUPS.items()},
             "caveat": "UNCONFIRMED grouping recalled from the XLS-R paper (xtreme_s_spec.md section 1); group "
                       "scores are unweighted means of the per-direction BLEU of the languages that were scored.",
         }
-        self.notes["translation_normalization"] = ("xtreme_s (lowercase, chars_to_ignore deleted)"
+        self.tally.notes["translation_normalization"] = ("xtreme_s (lowercase, chars_to_ignore deleted)"
                                                    if self.family_args.normalize_translations else "none")
         return result

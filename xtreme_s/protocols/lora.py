@@ -28,16 +28,16 @@ from __future__ import annotations
 import functools
 import logging
 import shutil
-from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModel
+from transformers import AutoModel
 
 from .. import encoders
 from ..errors import EnvironmentProblem, UsageError
-from . import Protocol, register, write_marker
+from ..hub import ModelSource, check_model_source, write_marker
+from .base import Protocol, register
 
 logger = logging.getLogger("xtreme_s")
 
@@ -148,49 +148,30 @@ class LoraProtocol(Protocol):
                 raise UsageError(f"{model_args.model_name_or_path}: {MARKER_FILE} names no base_model; the output "
                                  "directory is damaged.")
             if not self.merged_dir:  # the adapter is in the directory, the weights in the base model
-                from transformers.utils import cached_file
-
-                from ..preflight import check_model_source
-
-                if cached_file(model_args.model_name_or_path, "adapter_model.safetensors",
-                               cache_dir=model_args.cache_dir, revision=model_args.model_revision,
-                               token=training_args.hub_token, _raise_exceptions_for_missing_entries=False,
-                               _raise_exceptions_for_connection_errors=False) is None:
+                if ModelSource.of(model_args).file("adapter_model.safetensors") is None:
                     raise UsageError(f"{model_args.model_name_or_path} is a LoRA output directory without its "
                                      "adapter_model.safetensors; restore it from the run (or its checkpoint-N).")
-
-                check_model_source(self.base["base_model"],
-                                   f"{model_args.model_name_or_path}/{MARKER_FILE}: base_model",
-                                   self.base.get("revision"), model_args.cache_dir, training_args.hub_token)
+                check_model_source(self.base_source(model_args),
+                                   f"{model_args.model_name_or_path}/{MARKER_FILE}: base_model")
         if (self.base is None or self.merged_dir) and family != "seq2seq":
             # The wanted names (or the default projections) must exist; seq2seq's decoder is not built yet.
             skeleton = _skeleton(config)
             if skeleton is not None:
                 target_modules(skeleton, (), self.args.lora_target_modules)
 
+    def base_source(self, model_args: Any) -> ModelSource:
+        """Where the base weights of a LoRA output directory are: its recorded base model at its revision."""
+        return ModelSource(self.base["base_model"], self.base.get("revision"), model_args.cache_dir)
+
     def attach(self, family: Any) -> None:
         """An evaluation (or continued training) of a LoRA output directory: the weights come from its base model,
         LoRA and the head from the directory (see `build`); the architecture is the saved one, so family flags
         that are fields of the saved (encoder) config take the saved value (e.g. the speech-translation adapter's
-        layers, the CTC loss reduction)."""
+        layers, the CTC loss reduction), and speech translation stacks the decoder training used."""
         super().attach(family)
         if self.base is None or self.merged_dir:
             return
-        saved = family.from_pretrained(AutoConfig)  # the trained model's config.json in the directory
-        family.base_model = (self.base["base_model"], self.base.get("revision"))
-        own = family.family_args
-        if is_dataclass(own):
-            encoder = encoders.encoder_config(saved)
-            for f in fields(own):
-                if hasattr(encoder, f.name) and getattr(own, f.name) != getattr(encoder, f.name):
-                    logger.info("%s: --%s %s as saved (not %s).", family.model_args.model_name_or_path, f.name,
-                                getattr(encoder, f.name), getattr(own, f.name))
-                    setattr(own, f.name, getattr(encoder, f.name))
-        if self.base.get("decoder") and hasattr(own, "decoder_name_or_path"):
-            own.decoder_name_or_path = self.base["decoder"]
-            own.tokenizer_name = family.model_args.model_name_or_path  # the run's tokenizer, saved beside LoRA
-        if hasattr(family, "_model_config"):  # speech translation: build from the encoder as training did
-            family._model_config = family.from_base(AutoConfig)
+        family.use_saved_settings(self.base_source(family.model_args), self.base.get("decoder"))
 
     def build(self, family: Any) -> torch.nn.Module:
         peft = _peft()
@@ -203,10 +184,9 @@ class LoraProtocol(Protocol):
             return model.requires_grad_(False)  # nothing trains here, as in an evaluation of the adapter files
         if self.base is not None and not self.merged_dir:
             try:
-                model = peft.PeftModel.from_pretrained(model, m.model_name_or_path,
+                model = peft.PeftModel.from_pretrained(model, family.source.name,
                                                        is_trainable=bool(family.training_args.do_train),
-                                                       revision=m.model_revision, cache_dir=m.cache_dir,
-                                                       token=family.training_args.hub_token)
+                                                       **family.source.kwargs())
             except (OSError, ValueError) as err:
                 raise UsageError(f"{m.model_name_or_path}: its LoRA adapter cannot be loaded "
                                  f"({' '.join(str(err).split())[:300]}); a LoRA output directory needs "
@@ -228,11 +208,8 @@ class LoraProtocol(Protocol):
         model = _without_embedding_check(peft.get_peft_model(model, config))
         self.details = {**describe(model), "merged": bool(a.lora_merge)}
         # The decoder stacked on the encoder (speech translation), unless the base already is an encoder-decoder.
-        decoder = None
-        if not encoders.is_speech_encoder_decoder(getattr(family, "_model_config", None)):
-            decoder = getattr(family.family_args, "decoder_name_or_path", None)
         self._record = {"base_model": base, "revision": revision, "family": family.task.spec.family,
-                        "decoder": decoder, "details": describe(model)}
+                        "decoder": family.stacked_decoder(), "details": describe(model)}
         return model
 
     def finish(self, model: torch.nn.Module, output_dir: Path, should_save: bool) -> None:

@@ -19,7 +19,8 @@ import torch
 
 from .. import encoders
 from ..errors import UsageError
-from . import Protocol, register, write_marker
+from ..hub import write_marker
+from .base import Protocol, register
 
 logger = logging.getLogger("xtreme_s")
 
@@ -93,7 +94,7 @@ class AdaptersProtocol(Protocol):
 
     def attach(self, family: Any) -> None:
         super().attach(family)
-        family.encoder_overrides["adapter_attn_dim"] = self.args.adapter_attn_dim
+        family.set_encoder_overrides(adapter_attn_dim=self.args.adapter_attn_dim)
         task = family.task
         self.language = self.args.adapter_language or (
             task.languages[0] if len(task.languages) == 1 else task.config_name.split(".", 1)[-1])

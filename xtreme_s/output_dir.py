@@ -1,4 +1,5 @@
-"""Which run an output directory belongs to, so a resume never continues someone else's run.
+"""Who owns an output directory: one run at a time holds it (a lock), and it says whose run it holds, so a resume
+never continues someone else's run.
 
 `xtreme_s_run.json` (task, config, model, target, language group) is written when a training run starts. A later
 run in the same directory resumes from the last complete checkpoint only if it is the same run; a finished run
@@ -23,7 +24,7 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .errors import UserError
-from .reporting import RESULTS_FILE
+from .results import RESULTS_FILE
 
 logger = logging.getLogger("xtreme_s")
 

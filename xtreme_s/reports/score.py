@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .registry import TASKS
-from .reporting import RESULTS_FILE
+from ..registry import TASKS
+from ..results import load_results
 
 # Which number of each task's results.json enters the score, and how.
 # FLEURS: the leaderboard labels every ASR column "WER", but FLEURS is scored with a character-level "unit error
@@ -73,13 +73,6 @@ class ScoreReport:
                            "+ 0.2*mean(FLEURS-LangID, MInDS-14 accuracy %)"}
 
 
-def _load(path: Path) -> tuple[Path, dict]:
-    file = path / RESULTS_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise FileNotFoundError(f"{path}: no results.json (pass a run's --output_dir or its results.json).")
-    return file, json.loads(file.read_text(encoding="utf-8"))
-
-
 def collect(paths: list[str | Path], split: str = "test", fleurs_metric: str = "cer", average: str = "macro",
             force: bool = False) -> ScoreReport:
     """Read the runs, check they may be combined, and compute the score when every task is there."""
@@ -87,7 +80,7 @@ def collect(paths: list[str | Path], split: str = "test", fleurs_metric: str = "
     metrics = task_metrics(fleurs_metric)
     models: dict[str, list[str]] = {}
     for raw in paths:
-        file, res = _load(Path(raw))
+        file, res = load_results(raw)
         task = res.get("task")
         if task not in TASKS:
             report.problems.append(f"{file}: unknown task {task!r}")

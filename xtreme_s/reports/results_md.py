@@ -1,0 +1,160 @@
+"""Results people read: results.md and a bar chart per split (and a probe's learned layer weights), and the plain
+text summary in the log.
+
+Everything here reads the run's results.json record (`xtreme_s.results`; predictions.jsonl for ASR samples), so
+it describes exactly what the score and the tests see.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..plots import bar_chart, plot_layer_weights, sorted_rows
+from ..results import PREDICTIONS_FILE
+
+REPORT_FILE = "results.md"
+ASR_METRICS = ("wer", "cer")
+LAYER_WEIGHTS_CHART = "layer_weights.png"
+
+
+def _chart_path(out_dir: Path, split: str) -> Path:
+    return Path(out_dir) / f"results_{split}.png"
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def split_table(res: dict, metric: str, greater_is_better: bool) -> list[str]:
+    metrics = list(res.get("macro", {}))
+    lines = ["| language | " + " | ".join(metrics) + " | n |", "|---|" + "---|" * len(metrics) + "---|"]
+    for lang, row in sorted_rows(res, metric, greater_is_better):
+        lines.append(f"| {lang} | " + " | ".join(_fmt(row.get(m)) for m in metrics) + f" | {row['num_examples']} |")
+    lines.append("| **macro average** | " + " | ".join(f"**{_fmt(res['macro'].get(m))}**" for m in metrics) + " | |")
+    if res.get("pooled"):
+        lines.append("| pooled (all utterances) | " + " | ".join(_fmt(res["pooled"].get(m)) for m in metrics) + " | |")
+    return lines
+
+
+def _asr_details(res: dict, metric: str, predictions: list[dict], worst: int = 3, samples: int = 3) -> list[str]:
+    """The worst languages and a few of their predictions next to the references."""
+    rows = sorted_rows(res, metric, greater_is_better=False)[::-1][:worst]
+    if not rows:
+        return []
+    lines = ["", f"Worst languages by {metric.upper()}: " + ", ".join(f"{lang} ({row[metric]:.3f})"
+                                                                     for lang, row in rows)]
+    for lang, _ in rows:
+        picked = [p for p in predictions if p.get("language") == lang][:samples]
+        if picked:
+            lines += ["", f"Sample predictions, {lang}:", "", "| reference | prediction |", "|---|---|"]
+            lines += [f"| {_cell(p['reference'])} | {_cell(p['prediction'])} |" for p in picked]
+    return lines
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ") or "(empty)"
+
+
+def protocol_lines(payload: dict, out_dir: Path | None = None) -> list[str]:
+    """What was trained, with parameter counts (and a probe's learned layer weights), for results.md and the card."""
+    protocol = payload.get("protocol")
+    if not protocol:
+        return []
+    trainable, total = protocol.get("trainable_parameters"), protocol.get("total_parameters")
+    lines = [f"- Protocol: **{protocol['name']}**"
+             + (f", {trainable:,} of {total:,} parameters trained ({100 * trainable / total:.2f}%)"
+                if trainable is not None and total else "")]
+    details = {k: v for k, v in protocol.items() if k not in (
+        "name", "trainable_parameters", "total_parameters", "trainable_fraction", "layer_weights")}
+    if details:
+        lines.append("- Protocol details: " + "; ".join(f"{k}: {v}" for k, v in details.items()))
+    weights = protocol.get("layer_weights")
+    if weights:
+        top = sorted(range(len(weights)), key=lambda i: -weights[i])[:3]
+        lines.append(f"- Learned layer weights ({len(weights)} hidden states, 0 = input to the first layer; largest: "
+                     + ", ".join(f"{i} ({weights[i]:.3f})" for i in top) + ")")
+        if out_dir is not None and (Path(out_dir) / LAYER_WEIGHTS_CHART).exists():
+            lines += ["", f"![learned layer weights]({LAYER_WEIGHTS_CHART})"]
+    return lines
+
+
+def results_markdown(out_dir: Path, payload: dict, prediction_files: dict[str, Path]) -> str:
+    metric = payload["primary_metric"]
+    better = bool(payload.get("greater_is_better"))
+    lines = [f"# XTREME-S {payload['task']} ({payload['config_name']})", "",
+             f"Model: `{payload['model']}`  ", f"Languages: {len(payload.get('languages', []))}"
+             + (f" (group {payload['language_group']})" if payload.get("language_group") else "")]
+    if payload.get("languages_missing"):
+        lines.append(f"  \n**Not covered** ({len(payload['languages_missing'])} missing from the data): "
+                     + " ".join(payload["languages_missing"]))
+    protocol = protocol_lines(payload, out_dir)
+    if protocol:
+        lines += ["", *protocol]
+    units = payload.get("metric_units")
+    lines += ["", f"Primary metric: **{metric}** ({'higher' if better else 'lower'} is better; {units})."]
+    for split, res in payload.get("splits", {}).items():
+        chart = _chart_path(out_dir, split)
+        lines += ["", f"## {split} ({res.get('num_examples')} utterances)", ""]
+        if chart.exists():
+            lines += [f"![{metric} per language, {split}]({chart.name})", ""]
+        lines += split_table(res, metric, better)
+        retrieval = payload.get("notes", {}).get("retrieval", {}).get(split)
+        if retrieval:
+            lines += ["", f"{retrieval['queries']} queries against {retrieval['keys']} {retrieval['key_language']} "
+                          f"keys + {retrieval['distractors']} distractors; chance P@1 "
+                          f"{retrieval['chance_precision_at_1']:.3f}; {retrieval['similarity']} similarity, "
+                          f"{retrieval['pooling']}-pooled layer {retrieval['layer']}."]
+        if metric in ASR_METRICS:
+            lines += _asr_details(res, metric, _read_jsonl(prediction_files.get(split, Path("/nonexistent"))))
+    for split, counts in payload.get("skipped", {}).items():
+        lines += ["", f"Skipped in {split}: " + ", ".join(f"{n} {reason}" for reason, n in counts.items())]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out_dir: Path, payload: dict, roles: dict[str, str]) -> Path:
+    """results.md and one results_<split>.png per scored split. `roles` maps eval/predict to split names."""
+    out_dir = Path(out_dir)
+    files: dict[str, Path] = {}
+    if "eval" in roles:
+        files[roles["eval"]] = out_dir / f"eval_{PREDICTIONS_FILE}"
+    if "predict" in roles:  # the same split under both roles: its predict file wins
+        files[roles["predict"]] = out_dir / PREDICTIONS_FILE
+    metric = payload["primary_metric"]
+    for split, res in payload.get("splits", {}).items():
+        bar_chart(_chart_path(out_dir, split), res, metric, bool(payload.get("greater_is_better")),
+                  f"{payload['task']} ({payload['config_name']}), {split}: {metric} per language")
+    weights = (payload.get("protocol") or {}).get("layer_weights")
+    if weights:
+        plot_layer_weights(weights, out_dir / LAYER_WEIGHTS_CHART,
+                           f"{payload['task']} ({payload['config_name']}): learned layer weights, {payload['model']}")
+    path = out_dir / REPORT_FILE
+    path.write_text(results_markdown(out_dir, payload, files), encoding="utf-8")
+    return path
+
+
+def format_summary(payload: dict) -> str:
+    """A short plain-text table for the log: per-language metrics of each scored split."""
+    lines = [f"XTREME-S {payload['task']} ({payload['config_name']}), model {payload['model']}"]
+    if payload.get("languages_missing"):
+        lines.append(f"  NOT COVERED ({len(payload['languages_missing'])} languages missing from the data): "
+                     + " ".join(payload["languages_missing"]))
+    for split, counts in payload.get("skipped", {}).items():
+        lines.append(f"  skipped in {split}: " + ", ".join(f"{n} {reason}" for reason, n in counts.items()))
+    for split, res in payload.get("splits", {}).items():
+        metrics = [k for k in res["macro"]]
+        lines.append(f"  [{split}] {res['num_examples']} utterances")
+        lines.append("    " + "language".ljust(14) + "".join(m.rjust(10) for m in metrics) + "n".rjust(8))
+        for lang, row in res["per_language"].items():
+            lines.append("    " + lang.ljust(14) + "".join(f"{row[m]:10.4f}" for m in metrics)
+                         + f"{row['num_examples']:8d}")
+        lines.append("    " + "macro avg".ljust(14) + "".join(f"{res['macro'][m]:10.4f}" for m in metrics))
+        lines.append("    " + "pooled".ljust(14) + "".join(f"{res['pooled'][m]:10.4f}" for m in metrics))
+    return "\n".join(lines)
