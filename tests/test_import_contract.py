@@ -50,11 +50,14 @@ LAYERS = "Layers: cli -> run -> reports -> protocols -> families -> data and mod
     # One family importing another.
     ({"families/retrieval.py": "from . import ctc  # noqa\n"},
      "Each family stands alone (shared parts live in families.base and families.probe_heads)"),
+    # A protocol importing its package's __init__ (which imports the protocols: a cycle through the package).
+    ({"protocols/lora.py": "from . import PROTOCOLS  # noqa\n"},
+     "A package's modules import from its base module, never from the package's __init__"),
     # A cycle inside one layer: audio -> metrics -> audio.
     ({"audio.py": "from . import metrics  # noqa\n", "metrics.py": "from . import audio  # noqa\n"},
      "No import cycles between sibling modules, at any depth"),
 ], ids=["base-imports-runner", "family-imports-protocol", "report-imports-encoders", "family-imports-family",
-        "cycle"])
+        "protocol-imports-package", "cycle"])
 def test_an_upward_import_or_a_cycle_breaks_its_contract(additions, broken, package_copy):
     originals = {name: (package_copy / "xtreme_s" / name).read_text() for name in additions}
     try:

@@ -146,7 +146,7 @@ class TaskFamily:
     def from_base(self, cls: Any, **kwargs: Any) -> Any:
         """`from_pretrained` from where the pretrained weights are: --model_name_or_path, or the base model of a
         LoRA output directory at its recorded revision."""
-        return (self._base or self.source).from_pretrained(cls, **kwargs)
+        return self.weights_source.from_pretrained(cls, **kwargs)
 
     @property
     def weights_source(self) -> ModelSource:
