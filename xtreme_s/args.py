@@ -278,8 +278,9 @@ def argument_classes() -> tuple[type, ...]:
     """Every dataclass of flags, in parsing order: the shared ones, the protocol's, then each family's."""
     from .families import family_arguments
     from .protocols import ProtocolArguments
+    from .readymade import ReadyMadeArguments
 
-    return (ModelArguments, DataArguments, XtremeSTrainingArguments, ProtocolArguments,
+    return (ModelArguments, DataArguments, XtremeSTrainingArguments, ProtocolArguments, ReadyMadeArguments,
             *family_arguments().values())
 
 
@@ -356,8 +357,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     """Parse (config file) + command line into the shared argument dataclasses and the families' own.
 
     Returns (model_args, data_args, training_args, family_args), family_args mapping each family name that has
-    flags ("ctc", "seq2seq", "retrieval") to its parsed dataclass (the runner hands the task's to its family), and
-    "protocol" to the ProtocolArguments (what is trained: xtreme_s.protocols)."""
+    flags ("ctc", "seq2seq", "retrieval") to its parsed dataclass (the runner hands the task's to its family),
+    "protocol" to the ProtocolArguments (what is trained: xtreme_s.protocols) and "ready_made" to the
+    ReadyMadeArguments (models evaluated as they are: xtreme_s.readymade)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     config: dict = {}
     if argv and argv[0].endswith((".yaml", ".yml", ".json")) and not argv[0].startswith("-"):
@@ -389,8 +391,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
         what = (f"unknown flag(s) {_with_suggestions(unknown, _known_flags())}" if unknown else
                 f"unexpected argument(s) {' '.join(rest)}")
         raise UsageError(f"{what}. `python run_xtreme_s.py --help` lists the flags.")
-    model_args, data_args, training_args, protocol_args, *parsed = parsed
-    family_args = {**dict(zip(family_arguments(), parsed, strict=True)), "protocol": protocol_args}
+    model_args, data_args, training_args, protocol_args, ready_made_args, *parsed = parsed
+    family_args = {**dict(zip(family_arguments(), parsed, strict=True)), "protocol": protocol_args,
+                   "ready_made": ready_made_args}
     if data_args.mini:
         apply_mini_defaults(model_args, data_args, family_args, argv)
     return model_args, data_args, training_args, family_args

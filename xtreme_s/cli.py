@@ -58,13 +58,19 @@ def _main(argv: list[str]) -> None:
         sys.exit(score_main(argv[1:]))
     if argv[:1] == ["run"]:
         argv = argv[1:]
+    from . import readymade_run
     from .args import parse_args
     from .output_dir import output_dir_lock
     from .runner import run
 
     model_args, data_args, training_args, family_args = parse_args(argv)
+    # A model that already has its head (Whisper, MMS-1b-all, SeamlessM4T v2) is evaluated as it is.
+    ready_made = readymade_run.selected(model_args, training_args, family_args["ready_made"])
     with output_dir_lock(training_args):  # one run per output directory; checks it is usable first
-        run(model_args, data_args, training_args, family_args)
+        if ready_made:
+            readymade_run.run(ready_made, model_args, data_args, training_args, family_args["ready_made"])
+        else:
+            run(model_args, data_args, training_args, family_args)
     _leave_process_group()
 
 

@@ -1,0 +1,251 @@
+"""Evaluation-only runs of ready-made models (xtreme_s.readymade) through the same command line and results.json.
+
+The data steps are the runner's (task resolution, loading, the evaluation pre-flight); what differs is that nothing
+is trained and no Trainer runs: each scored split is cut into batches of one language and similar durations, each
+batch is generated (or, for language ID, identified) by the model's own head, and the predictions are scored with
+the benchmark's metrics, beside the Whisper paper's normalised variant. Languages the model does not cover get an
+empty prediction (language ID: whatever the model says), so they count as errors in `macro`, never dropped; the
+mean over the covered ones is `macro_covered`, and `coverage` lists both. Speed is RTFx as the Open ASR
+Leaderboard defines it: audio seconds / wall seconds of feature extraction, generation and detokenisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from . import normalized_scoring, preflight, readymade, report_card, reporting
+from . import robustness as rb
+from .errors import UsageError
+from .metrics import SCORERS, group_means, per_language
+from .readymade import KIND_WORDS, TASK_KINDS, ReadyMadeArguments, ReadyMadeModel
+from .registry import COVOST2_RESOURCE_GROUPS, FLEURS_LOCALES, resolve
+from .runner import load_task_data, scored_limits, setup_logging
+from .text import TextNormalizer
+
+logger = logging.getLogger("xtreme_s")
+
+
+def selected(model_args: Any, training_args: Any, args: ReadyMadeArguments) -> str | None:
+    """The ready-made evaluator this run uses (None: the fine-tuning runner), decided once at start-up."""
+    choice = args.ready_made
+    names = list(readymade.evaluators())
+    if choice not in ("auto", "off", *names):
+        raise UsageError(f"--ready_made {choice!r}: choose auto, off or one of {', '.join(names)}.")
+    if choice == "off":
+        return None
+    hub = {"revision": model_args.model_revision, "cache_dir": model_args.cache_dir, "token": training_args.hub_token}
+    preflight.check_model_source(model_args.model_name_or_path, "--model_name_or_path", **hub)
+    detected, arch = readymade.detect(model_args.model_name_or_path, hub)
+    if choice == "auto":
+        if detected and training_args.do_train:
+            logger.info("%s is a ready-made %s model; --do_train fine-tunes it instead (--ready_made %s without "
+                        "--do_train evaluates it as it is).", model_args.model_name_or_path, detected, detected)
+            return None
+        return detected
+    if training_args.do_train:
+        raise UsageError(f"--ready_made {choice} evaluates {model_args.model_name_or_path} as it is: drop --do_train "
+                         "(or pass --ready_made off to fine-tune it).")
+    if detected != choice:
+        raise UsageError(f"--ready_made {choice}: {model_args.model_name_or_path} is a {arch}"
+                         f"{f' ({detected})' if detected else ''}, not a ready-made {choice} model. Pass "
+                         "--ready_made auto, or the matching model.")
+    return choice
+
+
+def _batches(order: list[int], durations: list[float], max_clips: int, max_seconds: float | None) -> list[list[int]]:
+    """Consecutive runs of `order` (sorted longest first) with at most `max_clips` clips and, if set, at most
+    `max_seconds` of padded audio (clips x the longest)."""
+    out: list[list[int]] = []
+    for i in order:
+        if out:
+            batch = out[-1]
+            longest = max(durations[batch[0]], durations[i])
+            if len(batch) < max_clips and (max_seconds is None or longest * (len(batch) + 1) <= max_seconds):
+                batch.append(i)
+                continue
+        out.append([i])
+    return out
+
+
+class _Sink:
+    """What rb.check_eval_split counts into (a family's `skip`)."""
+
+    def __init__(self) -> None:
+        self.skipped: dict[str, Counter] = {}
+
+    def skip(self, split: str, reason: str, n: int = 1) -> None:
+        self.skipped.setdefault(split, Counter())[reason] += n
+
+
+def references_of(ds: Any, kind: str, norm: TextNormalizer) -> tuple[list, list]:
+    """(references for the benchmark's metric, raw references for the normalised variant)."""
+    raw = list(ds["target"])
+    if kind == "lang_id":  # FLEURS lang_id is an index into the 102 locales
+        raw = [FLEURS_LOCALES[int(i)] for i in raw]
+        return raw, raw
+    if kind == "asr":
+        return [norm(t) for t in raw], raw
+    return [(t or "").strip() for t in raw], raw
+
+
+def predict_split(model: ReadyMadeModel, ds: Any, kind: str, codes: dict[str, str | None], batch_size: int,
+                  max_seconds: float | None, allow_skipping: bool, sink: _Sink, split: str) -> tuple[list, dict]:
+    """Predictions in dataset order ('' for a language the model does not cover, None for a skipped clip), and
+    the timing."""
+    languages, durations = list(ds["language"]), list(ds["duration"])
+    cols = [c for c in ("audio", "segment_start", "segment_end") if c in ds.column_names]
+    audio = ds.select_columns(cols)
+    predictions: list = [""] * len(ds)
+    groups: dict[str, list[int]] = {}
+    for i, lang in enumerate(languages):  # language ID: one group, the language is what is asked
+        groups.setdefault("*" if kind == "lang_id" else lang, []).append(i)
+    wall = audio_seconds = 0.0
+    n_batches = largest = 0
+    for group, idx in groups.items():
+        code = None if kind == "lang_id" else codes[group]
+        if kind != "lang_id" and code is None:
+            continue  # not covered: the empty prediction scores as all deletions
+        order = sorted(idx, key=lambda i: -durations[i])
+        for batch in _batches(order, durations, batch_size, max_seconds):
+            waves, kept = [], []
+            for i in batch:
+                row = audio[i]
+                wav, problem = rb.decode_checked(row["audio"], model.sampling_rate, row.get("segment_start"),
+                                                 row.get("segment_end"))
+                if problem is None:
+                    waves.append(wav)
+                    kept.append(i)
+                elif allow_skipping:
+                    sink.skip(split, problem)
+                    predictions[i] = None
+                else:
+                    raise rb.BadAudioError(f"{split}: cannot use utterance {ds[i]['id']}: {problem}. Evaluation "
+                                           "items are never dropped silently: fix or remove it, or pass "
+                                           "--allow_skipping_eval_items.")
+            if not waves:
+                continue
+            start = time.perf_counter()
+            texts = model.identify(waves) if kind == "lang_id" else model.predict(waves, code, kind)
+            wall += time.perf_counter() - start
+            audio_seconds += sum(w.size for w in waves) / model.sampling_rate
+            n_batches, largest = n_batches + 1, max(largest, len(waves))
+            for i, text in zip(kept, texts, strict=True):
+                predictions[i] = text
+    speed = {"rtfx": audio_seconds / wall if wall > 0 else None, "audio_seconds": audio_seconds,
+             "wall_seconds": wall, "batches": n_batches, "largest_batch": largest,
+             "per_device_eval_batch_size": batch_size, "generation_batch_seconds": max_seconds,
+             "timed": "feature extraction + generation + detokenisation (audio file decoding and resampling "
+                      "excluded), as the Open ASR Leaderboard's RTFx"}
+    return predictions, speed
+
+
+def score_split(task: Any, kind: str, refs: list, raw_refs: list, predictions: list, languages: list[str],
+                codes: dict[str, str | None], norm: TextNormalizer, normalized: bool) -> dict:
+    """The benchmark's metrics (primary), `macro_covered`, CoVoST-2 groups and the normalised variant."""
+    keep = [i for i, p in enumerate(predictions) if p is not None]  # None: skipped clip (counted in `skipped`)
+    hyps = [norm(predictions[i]) if kind == "asr" else predictions[i] for i in keep]
+    langs = [languages[i] for i in keep]
+    scorer = SCORERS[task.spec.primary_metric]
+    result = per_language([refs[i] for i in keep], hyps, langs, scorer)
+    not_covered = sorted(lang for lang, code in codes.items() if code is None)
+    for lang, row in result["per_language"].items():
+        row["covered"] = lang not in not_covered
+    covered = [lang for lang in result["per_language"] if lang not in not_covered]
+    result["macro_covered"] = ({k: sum(result["per_language"][lang][k] for lang in covered) / len(covered)
+                                for k in result["macro"]} if covered else {})
+    result["coverage"] = {"covered": covered, "not_covered": not_covered,
+                          "counted_in_macro_as": ("errors (the model cannot output these languages)"
+                                                  if kind == "lang_id" else "empty predictions (all deletions, "
+                                                  "BLEU 0)")}
+    if task.spec.prefix == "covost2":
+        result["groups"] = group_means(result["per_language"], COVOST2_RESOURCE_GROUPS)
+    if kind == "asr" and normalized:
+        result["normalized"] = normalized_scoring.normalized_scores(
+            [raw_refs[i] for i in keep], [predictions[i] for i in keep], langs, exclude=not_covered)
+    return result
+
+
+def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: ReadyMadeArguments) -> dict | None:
+    """One evaluation-only run of a ready-made model; returns the results.json payload."""
+    setup_logging(training_args)
+    task = resolve(data_args.dataset_config_name, data_args.task, data_args.language, data_args.target_column_name,
+                   data_args.language_group)
+    kind = TASK_KINDS.get(task.name)
+    model_cls = readymade.evaluators()[name]
+    if kind not in model_cls.tasks:
+        can = ", ".join(KIND_WORDS[k] for k in sorted(model_cls.tasks))
+        need = KIND_WORDS[kind] if kind else "a head trained for this task"
+        raise UsageError(f"{task.name} ({task.config_name}) needs {need}, which the ready-made {name} model cannot "
+                         f"do (it does {can}). Fine-tune an encoder for it instead (--do_train; --ready_made off to "
+                         "use this model's encoder).")
+    roles = {role: split for role, split, on in (("eval", data_args.eval_split_name, training_args.do_eval),
+                                                 ("predict", data_args.predict_split_name, training_args.do_predict))
+             if on}
+    if not roles:
+        raise UsageError("A ready-made model is only evaluated: pass --do_predict (test split) and/or --do_eval.")
+    limits = scored_limits(roles, data_args)
+    model = model_cls(model_args, training_args, args)
+    model.load()
+    getattr(model, "check_kind", lambda k: None)(kind)
+    data, ctx, missing = load_task_data(task, data_args, model_args, training_args, roles)
+    norm = TextNormalizer(data_args.text_normalization, data_args.chars_to_ignore, data_args.unicode_normalization)
+    sink = _Sink()
+    for split, counts in ctx.skipped.items():
+        for reason, n in counts.items():
+            sink.skip(split, reason, n)
+    out_dir = Path(training_args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload: dict[str, Any] = {
+        "task": task.name, "config_name": task.config_name, "family": task.spec.family,
+        "model": model_args.model_name_or_path,
+        "languages": [lang for lang in task.languages if lang not in missing], "languages_missing": missing,
+        "language_group": task.language_group, "primary_metric": task.spec.primary_metric,
+        "greater_is_better": task.spec.greater_is_better,
+        "metric_units": "fractions (0-1) as the xtreme_s metric returns them; BLEU 0-100", "splits": {}}
+    codes_seen: dict[str, str | None] = {}
+    for role, split in roles.items():
+        ds = data[split]
+        if limits.get(split) is not None:
+            ds = ds.select(range(min(limits[split], len(ds))))
+        ds = rb.check_eval_split(ds, split, False, data_args.allow_skipping_eval_items, sink)
+        codes = {lang: model.code_for(lang, kind) for lang in dict.fromkeys(ds["language"])}
+        codes_seen.update(codes)
+        refs, raw_refs = references_of(ds, kind, norm)
+        predictions, speed = predict_split(model, ds, kind, codes, training_args.per_device_eval_batch_size,
+                                           args.generation_batch_seconds, data_args.allow_skipping_eval_items, sink,
+                                           split)
+        result = score_split(task, kind, refs, raw_refs, predictions, list(ds["language"]), codes, norm,
+                             args.normalized_scoring)
+        payload["splits"][split] = {"num_examples": len(ds), "loss": None, **result, "speed": speed}
+        logger.info("%s: %d utterances, RTFx %s", split, len(ds), f"{speed['rtfx']:.1f}" if speed["rtfx"] else "n/a")
+        name_ = reporting.PREDICTIONS_FILE if role == "predict" else f"{role}_{reporting.PREDICTIONS_FILE}"
+        reporting.write_predictions(out_dir / name_, ds["id"], ds["language"],
+                                    ["" if p is None else p for p in predictions], refs)
+    payload.update({
+        "skipped": {split: dict(c) for split, c in sink.skipped.items()},
+        "notes": {"ready_made": {
+            "evaluator": name, "task_kind": kind, "language_codes": codes_seen, "generation": model.settings(),
+            "scoring": {
+                "primary": (f"the benchmark's {task.spec.primary_metric} on references and predictions both "
+                            f"normalised as the fine-tuned runs' references (--text_normalization "
+                            f"{data_args.text_normalization})" if kind == "asr" else
+                            f"the benchmark's {task.spec.primary_metric} on the text as generated" if kind ==
+                            "translate" else "accuracy over FLEURS locales"),
+                "normalized": normalized_scoring.DESCRIPTION if kind == "asr" and args.normalized_scoring else None}}},
+        "protocol": {"name": "ready_made", "evaluator": name, "trainable_parameters": 0,
+                     "total_parameters": model.parameters(), "trainable_fraction": 0.0},
+        "data": {"revisions": ctx.record.get("revisions", {}), "num_files": len(ctx.record.get("files", [])),
+                 "layouts": ctx.record.get("layouts", {}), "warnings": ctx.record.get("source_warnings", [])},
+        "versions": reporting.library_versions(),
+    })
+    path = reporting.write_results(out_dir, payload)
+    logger.info("\n%s", reporting.format_summary(payload))
+    logger.info("Wrote %s and %s", path, report_card.write_report(out_dir, payload, roles))
+    return payload
+
+
+__all__ = ["ReadyMadeArguments", "run", "selected"]
