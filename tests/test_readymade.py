@@ -112,6 +112,12 @@ def test_ready_made_runs_write_the_results_schema(tiny, tmp_path, hf_cache, caps
                                 "counted_in_macro_as": test["coverage"]["counted_in_macro_as"]}
     assert res["notes"]["ready_made"]["generation"]["adapter_switches"] == 3
 
+    res = run_cli([*common, "--model_name_or_path", str(tiny["seamless"]), "--dataset_config_name", "fleurs.all"],
+                  tmp_path / "seamless", hf_cache)
+    test = res["splits"]["test"]
+    assert res["notes"]["ready_made"]["evaluator"] == "seamless" and test["coverage"]["not_covered"] == ["sw_ke"]
+    assert res["notes"]["ready_made"]["language_codes"]["es_419"] == "spa" and test["speed"]["rtfx"] > 0
+
     code, err = run_user_cli([*common, "--model_name_or_path", str(tiny["whisper"]), "--dataset_config_name",
                               "minds14.all"], capsys, tmp_path / "refused", hf_cache)
     assert code == 2 and err.count("\n") == 1 and "cannot do" in err and "minds14" in err
@@ -121,3 +127,19 @@ def test_ready_made_runs_write_the_results_schema(tiny, tmp_path, hf_cache, caps
     code, err = run_user_cli([*common, "--model_name_or_path", str(tiny["mms"]), "--dataset_config_name",
                               "fleurs.all", "--ready_made", "whisper"], capsys, tmp_path / "refused3", hf_cache)
     assert code == 2 and "not a ready-made whisper model" in err
+
+
+def test_seamless_writes_in_the_source_language_for_asr_and_english_for_translation(tiny):
+    """The text decoder starts from the language token of `tgt_lang`: the source language's for recognition,
+    __eng__ for X->en; a language the decoder does not write is not covered."""
+    model = _evaluator("seamless", tiny["seamless"], max_new_tokens=2)
+    tok = model.processor.tokenizer
+    seen: list = []
+    hook = model.model.text_decoder.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs["input_ids"][:, -1].tolist()), with_kwargs=True)
+    for lang, kind, token in (("pl_pl", "asr", "__pol__"), ("fr", "translate", "__eng__")):
+        seen.clear()
+        model.predict(_waves(), model.code_for(lang, kind), kind)
+        assert seen[0] == [tok.convert_tokens_to_ids(token)] * 2, (lang, seen[0])
+    hook.remove()
+    assert model.code_for("sw_ke", "asr") is None and model.code_for("sw_ke", "translate") == "swh"
