@@ -13,6 +13,7 @@ and language tables, sized down:
   different sizes) plus one adapter.<lang>.safetensors per language, as facebook/mms-1b-all is laid out.
 - seamless: SeamlessM4Tv2ForSpeechToText with a BPE tokenizer holding `__<lang>__` tokens and
   text_decoder_lang_to_code_id in its generation config.
+- classifier: a wav2vec2 language-ID classifier labelled with ISO 639-3 codes, as facebook/mms-lid-* are.
 
 Weights are random (seeded) and carry no information. Usage: python scripts/make_tiny_readymade.py --out DIR
 """
@@ -37,6 +38,7 @@ from transformers import (
     Wav2Vec2CTCTokenizer,
     Wav2Vec2FeatureExtractor,
     Wav2Vec2ForCTC,
+    Wav2Vec2ForSequenceClassification,
     Wav2Vec2Processor,
     WhisperConfig,
     WhisperFeatureExtractor,
@@ -138,9 +140,25 @@ def make_seamless(out: Path, seed: int = 0) -> Path:
     return out
 
 
+LID_LABELS = ("eng", "pol", "fra", "deu", "spa")  # ISO 639-3 labels, as facebook/mms-lid-* name theirs
+
+
+def make_classifier(out: Path, seed: int = 0) -> Path:
+    """A language-ID audio classifier labelled like mms-lid (ISO 639-3 codes)."""
+    torch.manual_seed(seed)
+    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                            conv_dim=(32, 32), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16,
+                            num_conv_pos_embedding_groups=2, classifier_proj_size=16,
+                            id2label=dict(enumerate(LID_LABELS)), label2id={v: i for i, v in enumerate(LID_LABELS)},
+                            architectures=["Wav2Vec2ForSequenceClassification"])
+    Wav2Vec2ForSequenceClassification(config).save_pretrained(out)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16_000, return_attention_mask=True).save_pretrained(out)
+    return out
+
+
 def make_all(out: Path) -> dict[str, Path]:
     return {"whisper": make_whisper(out / "tiny-whisper", drop_languages=("sw",)), "mms": make_mms(out / "tiny-mms"),
-            "seamless": make_seamless(out / "tiny-seamless")}
+            "seamless": make_seamless(out / "tiny-seamless"), "classifier": make_classifier(out / "tiny-lid")}
 
 
 if __name__ == "__main__":

@@ -118,9 +118,17 @@ def test_ready_made_runs_write_the_results_schema(tiny, tmp_path, hf_cache, caps
     assert res["notes"]["ready_made"]["evaluator"] == "seamless" and test["coverage"]["not_covered"] == ["sw_ke"]
     assert res["notes"]["ready_made"]["language_codes"]["es_419"] == "spa" and test["speed"]["rtfx"] > 0
 
+    res = run_cli([*common, "--model_name_or_path", str(tiny["classifier"]), "--dataset_config_name", "fleurs.all",
+                   "--task", "fleurs-lang_id", "--eval_crops", "3", "--eval_crop_seconds", "0.5"],
+                  tmp_path / "crops", hf_cache)
+    test, gen = res["splits"]["test"], res["notes"]["ready_made"]["generation"]
+    assert res["notes"]["ready_made"]["evaluator"] == "classifier" and gen["eval_crops"] == 3
+    assert 24 < gen["crops_scored"] <= 3 * 24 and test["coverage"]["not_covered"] == ["sw_ke"]
+    assert set(test["per_language"]) == {"de_de", "en_us", "es_419", "fr_fr", "pl_pl", "sw_ke"}
+
     code, err = run_user_cli([*common, "--model_name_or_path", str(tiny["whisper"]), "--dataset_config_name",
                               "minds14.all"], capsys, tmp_path / "refused", hf_cache)
-    assert code == 2 and err.count("\n") == 1 and "cannot do" in err and "minds14" in err
+    assert code == 2 and err.count("\n") == 1 and "intent classification" in err and "cannot" in err
     code, err = run_user_cli([*common, "--model_name_or_path", str(tiny["mms"]), "--dataset_config_name",
                               "covost2.all"], capsys, tmp_path / "refused2", hf_cache)
     assert code == 2 and "speech translation" in err
@@ -143,3 +151,19 @@ def test_seamless_writes_in_the_source_language_for_asr_and_english_for_translat
         assert seen[0] == [tok.convert_tokens_to_ids(token)] * 2, (lang, seen[0])
     hook.remove()
     assert model.code_for("sw_ke", "asr") is None and model.code_for("sw_ke", "translate") == "swh"
+
+
+def test_crops_average_the_logits_of_evenly_spaced_windows(tiny):
+    import torch
+
+    from xtreme_s.readymade.classifier import crops
+
+    wave = np.arange(100, dtype=np.float32)
+    assert [c[0] for c in crops(wave, 3, 40)] == [0, 30, 60] and crops(wave, 3, 200)[0] is wave
+    model = _evaluator("classifier", tiny["classifier"], eval_crops=4, eval_crop_seconds=0.25)
+    waves = _waves(2)
+    pieces = [crops(w, 4, 4000) for w in waves]
+    expected = [int(model.logits(p).mean(dim=0).argmax()) for p in pieces]
+    names = [model.locales[model.labels[i]] for i in expected]
+    assert model.classify(waves, "lang_id") == names and model.crops_scored == sum(map(len, pieces))
+    assert isinstance(model.logits(waves[:1]), torch.Tensor)

@@ -21,8 +21,8 @@ from . import normalized_scoring, preflight, readymade, report_card, reporting
 from . import robustness as rb
 from .errors import UsageError
 from .metrics import SCORERS, group_means, per_language
-from .readymade import KIND_WORDS, TASK_KINDS, ReadyMadeArguments, ReadyMadeModel
-from .registry import COVOST2_RESOURCE_GROUPS, FLEURS_LOCALES, resolve
+from .readymade import AUTOMATIC, CLASSIFICATION_KINDS, KIND_WORDS, TASK_KINDS, ReadyMadeArguments, ReadyMadeModel
+from .registry import COVOST2_RESOURCE_GROUPS, FLEURS_LOCALES, MINDS14_INTENTS, resolve
 from .runner import load_task_data, scored_limits, setup_logging
 from .text import TextNormalizer
 
@@ -38,10 +38,22 @@ def selected(model_args: Any, training_args: Any, args: ReadyMadeArguments) -> s
     if choice == "off":
         return None
     hub = {"revision": model_args.model_revision, "cache_dir": model_args.cache_dir, "token": training_args.hub_token}
-    preflight.check_model_source(model_args.model_name_or_path, "--model_name_or_path", **hub)
+    if choice != "auto" or args.eval_crops > 1:  # else a model that cannot be read is the runner's to report
+        preflight.check_model_source(model_args.model_name_or_path, "--model_name_or_path", **hub)
     detected, arch = readymade.detect(model_args.model_name_or_path, hub)
+    if args.eval_crops < 1 or args.eval_crop_seconds <= 0:
+        raise UsageError(f"--eval_crops {args.eval_crops} --eval_crop_seconds {args.eval_crop_seconds}: give at least "
+                         "1 crop of a positive length (e.g. --eval_crops 10 --eval_crop_seconds 10).")
+    if args.eval_crops > 1 and detected != "classifier":
+        raise UsageError(f"--eval_crops applies to audio-classification models (language ID, intents); "
+                         f"{model_args.model_name_or_path} is a {arch}. Fine-tune or probe a classifier first, then "
+                         "evaluate its output directory with --eval_crops.")
     if choice == "auto":
-        if detected and training_args.do_train:
+        if detected == "classifier" and args.eval_crops > 1 and not training_args.do_train:
+            return detected
+        if detected not in AUTOMATIC:
+            return None
+        if training_args.do_train:
             logger.info("%s is a ready-made %s model; --do_train fine-tunes it instead (--ready_made %s without "
                         "--do_train evaluates it as it is).", model_args.model_name_or_path, detected, detected)
             return None
@@ -84,8 +96,9 @@ class _Sink:
 def references_of(ds: Any, kind: str, norm: TextNormalizer) -> tuple[list, list]:
     """(references for the benchmark's metric, raw references for the normalised variant)."""
     raw = list(ds["target"])
-    if kind == "lang_id":  # FLEURS lang_id is an index into the 102 locales
-        raw = [FLEURS_LOCALES[int(i)] for i in raw]
+    if kind in CLASSIFICATION_KINDS:  # indices into the 102 FLEURS locales / the 14 intents
+        names = FLEURS_LOCALES if kind == "lang_id" else MINDS14_INTENTS
+        raw = [names[int(i)] for i in raw]
         return raw, raw
     if kind == "asr":
         return [norm(t) for t in raw], raw
@@ -101,13 +114,14 @@ def predict_split(model: ReadyMadeModel, ds: Any, kind: str, codes: dict[str, st
     audio = ds.select_columns(cols)
     predictions: list = [""] * len(ds)
     groups: dict[str, list[int]] = {}
+    classify = kind in CLASSIFICATION_KINDS
     for i, lang in enumerate(languages):  # language ID: one group, the language is what is asked
-        groups.setdefault("*" if kind == "lang_id" else lang, []).append(i)
+        groups.setdefault("*" if classify else lang, []).append(i)
     wall = audio_seconds = 0.0
     n_batches = largest = 0
     for group, idx in groups.items():
-        code = None if kind == "lang_id" else codes[group]
-        if kind != "lang_id" and code is None:
+        code = None if classify else codes[group]
+        if not classify and code is None:
             continue  # not covered: the empty prediction scores as all deletions
         order = sorted(idx, key=lambda i: -durations[i])
         for batch in _batches(order, durations, batch_size, max_seconds):
@@ -129,7 +143,7 @@ def predict_split(model: ReadyMadeModel, ds: Any, kind: str, codes: dict[str, st
             if not waves:
                 continue
             start = time.perf_counter()
-            texts = model.identify(waves) if kind == "lang_id" else model.predict(waves, code, kind)
+            texts = model.classify(waves, kind) if classify else model.predict(waves, code, kind)
             wall += time.perf_counter() - start
             audio_seconds += sum(w.size for w in waves) / model.sampling_rate
             n_batches, largest = n_batches + 1, max(largest, len(waves))
@@ -159,8 +173,8 @@ def score_split(task: Any, kind: str, refs: list, raw_refs: list, predictions: l
                                 for k in result["macro"]} if covered else {})
     result["coverage"] = {"covered": covered, "not_covered": not_covered,
                           "counted_in_macro_as": ("errors (the model cannot output these languages)"
-                                                  if kind == "lang_id" else "empty predictions (all deletions, "
-                                                  "BLEU 0)")}
+                                                  if kind in CLASSIFICATION_KINDS else "empty predictions (all "
+                                                  "deletions, BLEU 0)")}
     if task.spec.prefix == "covost2":
         result["groups"] = group_means(result["per_language"], COVOST2_RESOURCE_GROUPS)
     if kind == "asr" and normalized:
@@ -234,7 +248,7 @@ def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: Re
                             f"normalised as the fine-tuned runs' references (--text_normalization "
                             f"{data_args.text_normalization})" if kind == "asr" else
                             f"the benchmark's {task.spec.primary_metric} on the text as generated" if kind ==
-                            "translate" else "accuracy over FLEURS locales"),
+                            "translate" else f"the benchmark's {task.spec.primary_metric} over the task's labels"),
                 "normalized": normalized_scoring.DESCRIPTION if kind == "asr" and args.normalized_scoring else None}}},
         "protocol": {"name": "ready_made", "evaluator": name, "trainable_parameters": 0,
                      "total_parameters": model.parameters(), "trainable_fraction": 0.0},

@@ -25,9 +25,11 @@ from ..errors import UsageError
 
 # Task name -> what a ready-made model must do for it; None: nothing a ready-made model's own head does.
 TASK_KINDS: dict[str, str | None] = {"fleurs-asr": "asr", "mls": "asr", "voxpopuli": "asr", "babel": "asr",
-                                     "covost2": "translate", "fleurs-lang_id": "lang_id", "minds14": None,
+                                     "covost2": "translate", "fleurs-lang_id": "lang_id", "minds14": "intent",
                                      "fleurs-retrieval": None}
-KIND_WORDS = {"asr": "speech recognition", "translate": "speech translation X->en", "lang_id": "language ID"}
+KIND_WORDS = {"asr": "speech recognition", "translate": "speech translation X->en", "lang_id": "language ID",
+              "intent": "intent classification"}
+CLASSIFICATION_KINDS = ("lang_id", "intent")
 
 
 @dataclass
@@ -53,6 +55,15 @@ class ReadyMadeArguments:
     model_language_codes: list[str] | None = field(
         default=None, metadata={"help": "Override the language-code tables: BENCHMARK_CODE=MODEL_CODE pairs, e.g. "
                                         "ar_eg=ara (the model's own tables still decide what is covered)."})
+    eval_crops: int = field(
+        default=1, metadata={"help": "Classification (language ID, intents): score each clip on up to this many "
+                                     "crops of --eval_crop_seconds, evenly spaced, and average their logits (the "
+                                     "XLS-R recipe's --infer-xtimes 10 --merge mean_logit). Above 1, any saved "
+                                     "audio-classification model (a fine-tuned output directory, mms-lid) is "
+                                     "evaluated as it is. Default 1: the whole clip once."})
+    eval_crop_seconds: float = field(
+        default=10.0, metadata={"help": "Length of each crop of --eval_crops (default 10 s, as the XLS-R recipe); "
+                                        "shorter clips are scored whole, once."})
     normalized_scoring: bool = field(
         default=True, metadata={"help": "Ready-made ASR: also report the Whisper paper's normalised error rates "
                                         "(basic normaliser, combining marks kept; CER for zh/ja/th/lo/my) beside the "
@@ -92,9 +103,10 @@ class ReadyMadeModel:
         """Texts for one batch of one language: transcripts (`asr`) or English translations (`translate`)."""
         raise NotImplementedError
 
-    def identify(self, waves: list[np.ndarray]) -> list[str]:
-        """Language ID: a FLEURS locale per clip, or `<model>:<code>` for a language FLEURS does not have."""
-        raise UsageError(f"{self.name} does not identify languages.")
+    def classify(self, waves: list[np.ndarray], kind: str) -> list[str]:
+        """Language ID (a FLEURS locale per clip, or `<model>:<code>` for a language FLEURS does not have) or
+        intent classification (an intent name per clip)."""
+        raise UsageError(f"{self.name} does not do {KIND_WORDS[kind]}.")
 
     # -- shared ------------------------------------------------------------------------------------------
     def code_for(self, language: str, kind: str) -> str | None:
@@ -124,29 +136,41 @@ def _mms(config: Any, path: str, hub: dict[str, Any]) -> bool:
     return getattr(config, "adapter_attn_dim", None) is not None and _nested_vocab(path, hub)
 
 
-# config.json `architectures[0]` -> (evaluator name, extra check of the checkpoint or None).
+# config.json `architectures[0]` -> (evaluator name, extra check of the checkpoint or None). Architectures are
+# matched exactly, then by suffix (any audio classifier).
 ARCHITECTURES: dict[str, tuple[str, Any]] = {
     "WhisperForConditionalGeneration": ("whisper", None),
     "Wav2Vec2ForCTC": ("mms", _mms),
     "SeamlessM4Tv2ForSpeechToText": ("seamless", None),
     "SeamlessM4Tv2Model": ("seamless", None),
+    "ForSequenceClassification": ("classifier", None),
+    "ForAudioClassification": ("classifier", None),
 }
+# Chosen by --ready_made auto without further flags; a classifier only with --eval_crops above 1 (without, the
+# fine-tuning runner evaluates it through its family, as before).
+AUTOMATIC = ("whisper", "mms", "seamless")
 
 
 def evaluators() -> dict[str, type[ReadyMadeModel]]:
     """Evaluator name -> class (imported here, not at module level: each pulls its model classes)."""
+    from .classifier import AudioClassifierModel
     from .mms import MMSModel
     from .seamless import SeamlessModel
     from .whisper import WhisperModel
 
-    return {cls.name: cls for cls in (WhisperModel, MMSModel, SeamlessModel)}
+    return {cls.name: cls for cls in (WhisperModel, MMSModel, SeamlessModel, AudioClassifierModel)}
 
 
 def detect(path: str, hub: dict[str, Any]) -> tuple[str | None, str]:
-    """(evaluator name or None, the architecture read) of a checkpoint."""
-    config = AutoConfig.from_pretrained(path, **hub)
+    """(evaluator name or None, the architecture read) of a checkpoint; (None, "unknown") when it has no config
+    transformers can read (e.g. a LoRA output directory: the runner deals with those)."""
+    try:
+        config = AutoConfig.from_pretrained(path, **hub)
+    except (OSError, ValueError, KeyError):
+        return None, "unknown"
     arch = (getattr(config, "architectures", None) or [type(config).__name__])[0]
-    name, check = ARCHITECTURES.get(arch, (None, None))
+    name, check = ARCHITECTURES.get(arch) or next(
+        (entry for suffix, entry in ARCHITECTURES.items() if arch.endswith(suffix)), (None, None))
     if name is not None and check is not None and not check(config, path, hub):
         name = None
     return name, arch

@@ -70,7 +70,7 @@ class WhisperModel(ReadyMadeModel):
         return [t.strip() for t in self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
     @torch.inference_mode()
-    def identify(self, waves: list[np.ndarray]) -> list[str]:
+    def classify(self, waves: list[np.ndarray], kind: str) -> list[str]:
         ids = self.model.detect_language(input_features=self.features(waves)).tolist()
         codes = [self.id_to_code[i] for i in ids]
         return [self.to_locale.get(c, f"whisper:{c}") for c in codes]
