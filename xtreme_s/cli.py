@@ -1,5 +1,5 @@
 """`xtreme-s` console entry point: `xtreme-s run ...` (or flags directly), `xtreme-s tasks`, `xtreme-s score`,
-`xtreme-s sources`."""
+`xtreme-s sources`, `xtreme-s embed` (pooled per-layer embeddings of a split to a file)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ def _main(argv: list[str]) -> None:
         from .sources.report import main as sources_main
 
         sys.exit(sources_main(argv[1:]))
+    if argv[:1] == ["embed"]:
+        from .embed import main as embed_main
+
+        sys.exit(embed_main(argv[1:]))
     if argv[:1] == ["score"]:
         from .reports.score import main as score_main
 
