@@ -7,8 +7,11 @@ MInDS-14, BABEL) point at these rows (`row_for`). Columns:
 - `whisper`: the code of Whisper's language token `<|code|>` (transformers `models/whisper/tokenization_whisper.py`
   `LANGUAGES`, the 100 languages of large-v3; "-" = Whisper has no token for the language). Non-ISO choices of
   Whisper's own: `jw` (Javanese), `tl` for Filipino, `no` for Norwegian Bokmål, `zh` for Mandarin;
-- `seamless`: SeamlessM4T v2's language code (ISO 639-3 individual languages, e.g. `arb`, `cmn`, `pes`, `swh`, as in
-  its model card's language table; UNCONFIRMED without the real checkpoint, see docs/ready-made-models.md).
+- `seamless`: SeamlessM4T v2's code when the language is one of its 101 speech-input languages (ISO 639-3
+  individual languages, e.g. `arb`, `cmn`, `pes`, `swh`, `zsm`: the language table of the seamless_communication
+  README / facebook/seamless-m4t-v2-large model card, seen here only in a third-party copy: UNCONFIRMED, see
+  docs/ready-made-models.md); "-" = not a Seamless speech-input language. Recognition also needs the code among
+  the text decoder's languages (`text_decoder_lang_to_code_id`), checked against the model at run time.
 
 MMS-1b-all names its adapters by ISO 639-3 code, some with a script suffix (`cmn-script_simplified`): the code is
 looked up in the model's own tokenizer vocabulary at run time (`mms_candidates`), trying the Seamless code, then
@@ -27,22 +30,22 @@ af_za afr af afr      am_et amh am amh      ar_eg ara ar arb      as_in asm as a
 az_az aze az azj      be_by bel be bel      bg_bg bul bg bul      bn_in ben bn ben      bs_ba bos bs bos
 ca_es cat ca cat      ceb_ph ceb - ceb      ckb_iq ckb - ckb      cmn_hans_cn cmn zh cmn cs_cz ces cs ces
 cy_gb cym cy cym      da_dk dan da dan      de_de deu de deu      el_gr ell el ell      en_us eng en eng
-es_419 spa es spa     et_ee est et est      fa_ir fas fa pes      ff_sn ful - fuv       fi_fi fin fi fin
+es_419 spa es spa     et_ee est et est      fa_ir fas fa pes      ff_sn ful - -         fi_fi fin fi fin
 fil_ph fil tl tgl     fr_fr fra fr fra      ga_ie gle - gle       gl_es glg gl glg      gu_in guj gu guj
-ha_ng hau ha hau      he_il heb he heb      hi_in hin hi hin      hr_hr hrv hr hrv      hu_hu hun hu hun
+ha_ng hau ha -        he_il heb he heb      hi_in hin hi hin      hr_hr hrv hr hrv      hu_hu hun hu hun
 hy_am hye hy hye      id_id ind id ind      ig_ng ibo - ibo       is_is isl is isl      it_it ita it ita
 ja_jp jpn ja jpn      jv_id jav jw jav      ka_ge kat ka kat      kam_ke kam - kam      kea_cv kea - kea
 kk_kz kaz kk kaz      km_kh khm km khm      kn_in kan kn kan      ko_kr kor ko kor      ky_kg kir - kir
-lb_lu ltz lb ltz      lg_ug lug - lug       ln_cd lin ln lin      lo_la lao lo lao      lt_lt lit lt lit
-luo_ke luo - luo      lv_lv lav lv lvs      mi_nz mri mi mri      mk_mk mkd mk mkd      ml_in mal ml mal
-mn_mn mon mn khk      mr_in mar mr mar      ms_my msa ms zlm      mt_mt mlt mt mlt      my_mm mya my mya
-nb_no nob no nob      ne_np nep ne npi      nl_nl nld nl nld      nso_za nso - nso      ny_mw nya - nya
+lb_lu ltz lb ltz      lg_ug lug - lug       ln_cd lin ln -        lo_la lao lo lao      lt_lt lit lt lit
+luo_ke luo - luo      lv_lv lav lv lvs      mi_nz mri mi -        mk_mk mkd mk mkd      ml_in mal ml mal
+mn_mn mon mn khk      mr_in mar mr mar      ms_my msa ms zsm      mt_mt mlt mt mlt      my_mm mya my mya
+nb_no nob no nob      ne_np nep ne npi      nl_nl nld nl nld      nso_za nso - -        ny_mw nya - nya
 oc_fr oci oc oci      om_et orm - gaz       or_in ori - ory       pa_in pan pa pan      pl_pl pol pl pol
 ps_af pus ps pbt      pt_br por pt por      ro_ro ron ro ron      ru_ru rus ru rus      sd_in snd sd snd
 sk_sk slk sk slk      sl_si slv sl slv      sn_zw sna sn sna      so_so som so som      sr_rs srp sr srp
 sv_se swe sv swe      sw_ke swa sw swh      ta_in tam ta tam      te_in tel te tel      tg_tj tgk tg tgk
-th_th tha th tha      tr_tr tur tr tur      uk_ua ukr uk ukr      umb_ao umb - umb      ur_pk urd ur urd
-uz_uz uzb uz uzn      vi_vn vie vi vie      wo_sn wol - wol       xh_za xho - xho       yo_ng yor yo yor
+th_th tha th tha      tr_tr tur tr tur      uk_ua ukr uk ukr      umb_ao umb - -        ur_pk urd ur urd
+uz_uz uzb uz uzn      vi_vn vie vi vie      wo_sn wol - -         xh_za xho - xho       yo_ng yor yo yor
 yue_hant_hk yue yue yue                     zu_za zul - zul
 """
 
