@@ -135,6 +135,9 @@ def test_ready_made_runs_write_the_results_schema(tiny, tmp_path, hf_cache, caps
     code, err = run_user_cli([*common, "--model_name_or_path", str(tiny["mms"]), "--dataset_config_name",
                               "fleurs.all", "--ready_made", "whisper"], capsys, tmp_path / "refused3", hf_cache)
     assert code == 2 and "not a ready-made whisper model" in err
+    code, err = run_user_cli([*common, "--model_name_or_path", str(tiny["whisper"]), "--dataset_config_name",
+                              "fleurs.all"], capsys, tmp_path / "w_asr", hf_cache)
+    assert code == 2 and "already holds a finished run" in err  # an earlier run's results are never replaced
 
 
 def test_seamless_writes_in_the_source_language_for_asr_and_english_for_translation(tiny):

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import normalized_scoring, preflight, readymade, report_card, reporting
+from . import normalized_scoring, preflight, readymade, report_card, reporting, run_manifest
 from . import robustness as rb
 from .errors import UsageError
 from .metrics import SCORERS, group_means, per_language
@@ -201,7 +201,12 @@ def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: Re
              if on}
     if not roles:
         raise UsageError("A ready-made model is only evaluated: pass --do_predict (test split) and/or --do_eval.")
+    if training_args.world_size > 1:
+        raise UsageError("A ready-made model is evaluated in one process: run it without torchrun/accelerate launch "
+                         "(batches are grouped by language on one device).")
     limits = scored_limits(roles, data_args)
+    # Never replaces a finished run's results.json (unless --overwrite_output_dir), as any evaluation-only run.
+    run_manifest.resume_or_refuse(training_args, run_manifest.run_identity(task, model_args, data_args))
     model = model_cls(model_args, training_args, args)
     model.load()
     getattr(model, "check_kind", lambda k: None)(kind)
