@@ -100,6 +100,9 @@ def main(argv: list[str]) -> int:
     own.add_argument("--split", default=None)
     own.add_argument("--output_file", default=None)
     known, rest = own.parse_known_args(argv)
+    if {"-h", "--help"} & set(rest):
+        print(__doc__)
+        print("The run's flags follow (`python run_xtreme_s.py --help`).\n")
     if known.output_file and not any(a.split("=")[0] == "--output_dir" for a in rest):
         rest += ["--output_dir", str(Path(known.output_file).parent)]
     model_args, data_args, training_args, _ = parse_args(rest)

@@ -241,6 +241,9 @@ def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: Re
                              args.normalized_scoring)
         payload["splits"][split] = {"num_examples": len(ds), "loss": None, **result, "speed": speed}
         logger.info("%s: %d utterances, RTFx %s", split, len(ds), f"{speed['rtfx']:.1f}" if speed["rtfx"] else "n/a")
+        if result["coverage"]["not_covered"]:
+            logger.warning("%s: the model does not cover %s: counted as errors in `macro` (`macro_covered` leaves "
+                           "them out).", split, " ".join(result["coverage"]["not_covered"]))
         name_ = reporting.PREDICTIONS_FILE if role == "predict" else f"{role}_{reporting.PREDICTIONS_FILE}"
         reporting.write_predictions(out_dir / name_, ds["id"], ds["language"],
                                     ["" if p is None else p for p in predictions], refs)
