@@ -183,11 +183,8 @@ def score_split(task: Any, kind: str, refs: list, raw_refs: list, predictions: l
     return result
 
 
-def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: ReadyMadeArguments) -> dict | None:
-    """One evaluation-only run of a ready-made model; returns the results.json payload."""
-    setup_logging(training_args)
-    task = resolve(data_args.dataset_config_name, data_args.task, data_args.language, data_args.target_column_name,
-                   data_args.language_group)
+def check_run(name: str, task: Any, data_args: Any, training_args: Any) -> tuple[str, dict[str, str]]:
+    """(task kind, role -> split) of a ready-made run; refuses at start-up what it cannot do."""
     kind = TASK_KINDS.get(task.name)
     model_cls = readymade.evaluators()[name]
     if kind not in model_cls.tasks:
@@ -204,12 +201,32 @@ def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: Re
     if training_args.world_size > 1:
         raise UsageError("A ready-made model is evaluated in one process: run it without torchrun/accelerate launch "
                          "(batches are grouped by language on one device).")
+    return kind, roles
+
+
+def scoring_notes(task: Any, kind: str, data_args: Any, args: ReadyMadeArguments) -> dict[str, str | None]:
+    """Which normalisation produced which number, in words, for results.json."""
+    metric = task.spec.primary_metric
+    primary = {"asr": f"the benchmark's {metric} on references and predictions both normalised as the fine-tuned "
+                      f"runs' references (--text_normalization {data_args.text_normalization})",
+               "translate": f"the benchmark's {metric} on the text as generated"}.get(
+        kind, f"the benchmark's {metric} over the task's labels")
+    return {"primary": primary,
+            "normalized": normalized_scoring.DESCRIPTION if kind == "asr" and args.normalized_scoring else None}
+
+
+def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: ReadyMadeArguments) -> dict | None:
+    """One evaluation-only run of a ready-made model; returns the results.json payload."""
+    setup_logging(training_args)
+    task = resolve(data_args.dataset_config_name, data_args.task, data_args.language, data_args.target_column_name,
+                   data_args.language_group)
+    kind, roles = check_run(name, task, data_args, training_args)
     limits = scored_limits(roles, data_args)
     # Never replaces a finished run's results.json (unless --overwrite_output_dir), as any evaluation-only run.
     run_manifest.resume_or_refuse(training_args, run_manifest.run_identity(task, model_args, data_args))
-    model = model_cls(model_args, training_args, args)
+    model = readymade.evaluators()[name](model_args, training_args, args)
     model.load()
-    getattr(model, "check_kind", lambda k: None)(kind)
+    model.check_kind(kind)
     data, ctx, missing = load_task_data(task, data_args, model_args, training_args, roles)
     norm = TextNormalizer(data_args.text_normalization, data_args.chars_to_ignore, data_args.unicode_normalization)
     sink = _Sink()
@@ -251,13 +268,7 @@ def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: Re
         "skipped": {split: dict(c) for split, c in sink.skipped.items()},
         "notes": {"ready_made": {
             "evaluator": name, "task_kind": kind, "language_codes": codes_seen, "generation": model.settings(),
-            "scoring": {
-                "primary": (f"the benchmark's {task.spec.primary_metric} on references and predictions both "
-                            f"normalised as the fine-tuned runs' references (--text_normalization "
-                            f"{data_args.text_normalization})" if kind == "asr" else
-                            f"the benchmark's {task.spec.primary_metric} on the text as generated" if kind ==
-                            "translate" else f"the benchmark's {task.spec.primary_metric} over the task's labels"),
-                "normalized": normalized_scoring.DESCRIPTION if kind == "asr" and args.normalized_scoring else None}}},
+            "scoring": scoring_notes(task, kind, data_args, args)}},
         "protocol": {"name": "ready_made", "evaluator": name, "trainable_parameters": 0,
                      "total_parameters": model.parameters(), "trainable_fraction": 0.0},
         "data": {"revisions": ctx.record.get("revisions", {}), "num_files": len(ctx.record.get("files", [])),

@@ -109,6 +109,9 @@ class ReadyMadeModel:
         raise UsageError(f"{self.name} does not do {KIND_WORDS[kind]}.")
 
     # -- shared ------------------------------------------------------------------------------------------
+    def check_kind(self, kind: str) -> None:
+        """Refuse, once the model is loaded, a task kind this checkpoint cannot do (e.g. an English-only Whisper)."""
+
     def code_for(self, language: str, kind: str) -> str | None:
         return self.own_code(language, kind)
 
