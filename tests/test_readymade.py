@@ -4,10 +4,12 @@ point on the mini benchmark."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import jsonschema  # the test extra
 import numpy as np
 import pytest
 from conftest import ROOT, run_cli, run_user_cli
@@ -23,11 +25,12 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
 
 
 def _evaluator(name: str, path: Path, **flags):
+    from xtreme_s.hub import ModelSource
     from xtreme_s.readymade import ReadyMadeArguments, evaluators
 
-    model = evaluators()[name](SimpleNamespace(model_name_or_path=str(path), model_revision=None, cache_dir=None),
-                               SimpleNamespace(hub_token=None, generation_num_beams=None, use_cpu=True, bf16=False,
-                                               fp16=False), ReadyMadeArguments(**flags))
+    model = evaluators()[name](ModelSource(str(path)), SimpleNamespace(generation_num_beams=None, use_cpu=True,
+                                                                       bf16=False, fp16=False),
+                               ReadyMadeArguments(**flags))
     model.load()
     return model
 
@@ -91,6 +94,8 @@ def test_ready_made_runs_write_the_results_schema(tiny, tmp_path, hf_cache, caps
     assert test["speed"]["rtfx"] > 0 and test["speed"]["audio_seconds"] > 0
     assert res["notes"]["ready_made"]["language_codes"]["pl_pl"] == "pl"
     assert (tmp_path / "w_asr" / "predictions.jsonl").exists() and (tmp_path / "w_asr" / "results.md").exists()
+    schema = json.loads((ROOT / "docs" / "results.schema.json").read_text())
+    jsonschema.validate(res, schema)  # the published shape every reader (score, comparisons) relies on
 
     res = run_cli([*common, "--model_name_or_path", str(tiny["whisper"]), "--dataset_config_name", "covost2.all"],
                   tmp_path / "w_st", hf_cache)
@@ -103,6 +108,7 @@ def test_ready_made_runs_write_the_results_schema(tiny, tmp_path, hf_cache, caps
     test = res["splits"]["test"]
     assert res["task"] == "fleurs-lang_id" and test["per_language"]["sw_ke"]["accuracy"] == 0.0  # never predicted
     assert test["coverage"]["not_covered"] == ["sw_ke"] and test["num_examples"] == 24
+    jsonschema.validate(res, schema)
 
     res = run_cli([*common, "--model_name_or_path", str(tiny["mms"]), "--dataset_config_name", "fleurs.all"],
                   tmp_path / "mms", hf_cache)

@@ -23,8 +23,9 @@ from transformers import AutoFeatureExtractor, AutoModel
 from . import encoders
 from . import robustness as rb
 from .errors import UsageError
-from .registry import resolve
-from .runner import load_task_data, setup_logging
+from .hub import ModelSource
+from .results import RunTally
+from .runner import load_task_data, resolve_task, start_up
 
 logger = logging.getLogger("xtreme_s")
 POOLING = "mean over the frames that hold audio, per hidden state (0 = input to the first layer)"
@@ -40,15 +41,14 @@ def _inputs(fe: Any, spec: encoders.InputSpec, waves: list[np.ndarray]) -> tuple
 @torch.inference_mode()
 def embed(model_args: Any, data_args: Any, training_args: Any, split: str, output_file: Path) -> Path:
     """Write the pooled per-layer embeddings of `split`; returns the file."""
-    setup_logging(training_args)
-    task = resolve(data_args.dataset_config_name, data_args.task, data_args.language, data_args.target_column_name,
-                   data_args.language_group)
-    hub = {"revision": model_args.model_revision, "cache_dir": model_args.cache_dir, "token": training_args.hub_token}
-    fe = AutoFeatureExtractor.from_pretrained(model_args.model_name_or_path, **hub)
-    encoder = encoders.encoder_of(AutoModel.from_pretrained(model_args.model_name_or_path, **hub)).eval()
+    start_up(training_args)
+    task = resolve_task(data_args)
+    source = ModelSource.of(model_args)
+    fe = source.from_pretrained(AutoFeatureExtractor)
+    encoder = encoders.encoder_of(source.from_pretrained(AutoModel)).eval()
     spec = encoders.InputSpec.of(fe)
     min_samples = encoders.input_limits(model_args).min_samples
-    data, _, _ = load_task_data(task, data_args, model_args, training_args, {"predict": split})
+    data, _, _ = load_task_data(task, data_args, model_args, training_args, {"predict": split}, RunTally())
     ds = data[split]
     if data_args.max_predict_samples is not None:
         ds = ds.select(range(min(data_args.max_predict_samples, len(ds))))

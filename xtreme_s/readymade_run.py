@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import normalized_scoring, preflight, readymade, report_card, reporting, run_manifest
+from . import normalized_scoring, readymade
 from . import robustness as rb
 from .errors import UsageError
+from .hub import ModelSource, check_model_source
 from .metrics import SCORERS, group_means, per_language
+from .output_dir import resume_or_refuse, run_identity
 from .readymade import AUTOMATIC, CLASSIFICATION_KINDS, KIND_WORDS, TASK_KINDS, ReadyMadeArguments, ReadyMadeModel
-from .registry import COVOST2_RESOURCE_GROUPS, FLEURS_LOCALES, MINDS14_INTENTS, resolve
-from .runner import load_task_data, scored_limits, setup_logging
+from .registry import COVOST2_RESOURCE_GROUPS, FLEURS_LOCALES, MINDS14_INTENTS
+from .reports import results_md
+from .results import PREDICTIONS_FILE, DataRecord, Results, RunTally, SplitResult, library_versions, write_predictions
+from .runner import load_task_data, resolve_task, scored_limits, start_up
+from .startup_checks import check_eval_split
 from .text import TextNormalizer
 
 logger = logging.getLogger("xtreme_s")
@@ -37,10 +41,10 @@ def selected(model_args: Any, training_args: Any, args: ReadyMadeArguments) -> s
         raise UsageError(f"--ready_made {choice!r}: choose auto, off or one of {', '.join(names)}.")
     if choice == "off":
         return None
-    hub = {"revision": model_args.model_revision, "cache_dir": model_args.cache_dir, "token": training_args.hub_token}
+    source = ModelSource.of(model_args)
     if choice != "auto" or args.eval_crops > 1:  # else a model that cannot be read is the runner's to report
-        preflight.check_model_source(model_args.model_name_or_path, "--model_name_or_path", **hub)
-    detected, arch = readymade.detect(model_args.model_name_or_path, hub)
+        check_model_source(source, "--model_name_or_path")
+    detected, arch = readymade.detect(source)
     if args.eval_crops < 1 or args.eval_crop_seconds <= 0:
         raise UsageError(f"--eval_crops {args.eval_crops} --eval_crop_seconds {args.eval_crop_seconds}: give at least "
                          "1 crop of a positive length (e.g. --eval_crops 10 --eval_crop_seconds 10).")
@@ -83,16 +87,6 @@ def _batches(order: list[int], durations: list[float], max_clips: int, max_secon
     return out
 
 
-class _Sink:
-    """What rb.check_eval_split counts into (a family's `skip`)."""
-
-    def __init__(self) -> None:
-        self.skipped: dict[str, Counter] = {}
-
-    def skip(self, split: str, reason: str, n: int = 1) -> None:
-        self.skipped.setdefault(split, Counter())[reason] += n
-
-
 def references_of(ds: Any, kind: str, norm: TextNormalizer) -> tuple[list, list]:
     """(references for the benchmark's metric, raw references for the normalised variant)."""
     raw = list(ds["target"])
@@ -106,7 +100,7 @@ def references_of(ds: Any, kind: str, norm: TextNormalizer) -> tuple[list, list]
 
 
 def predict_split(model: ReadyMadeModel, ds: Any, kind: str, codes: dict[str, str | None], batch_size: int,
-                  max_seconds: float | None, allow_skipping: bool, sink: _Sink, split: str) -> tuple[list, dict]:
+                  max_seconds: float | None, allow_skipping: bool, tally: RunTally, split: str) -> tuple[list, dict]:
     """Predictions in dataset order ('' for a language the model does not cover, None for a skipped clip), and
     the timing."""
     languages, durations = list(ds["language"]), list(ds["duration"])
@@ -134,7 +128,7 @@ def predict_split(model: ReadyMadeModel, ds: Any, kind: str, codes: dict[str, st
                     waves.append(wav)
                     kept.append(i)
                 elif allow_skipping:
-                    sink.skip(split, problem)
+                    tally.skip(split, problem)
                     predictions[i] = None
                 else:
                     raise rb.BadAudioError(f"{split}: cannot use utterance {ds[i]['id']}: {problem}. Evaluation "
@@ -216,68 +210,61 @@ def scoring_notes(task: Any, kind: str, data_args: Any, args: ReadyMadeArguments
 
 
 def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: ReadyMadeArguments) -> dict | None:
-    """One evaluation-only run of a ready-made model; returns the results.json payload."""
-    setup_logging(training_args)
-    task = resolve(data_args.dataset_config_name, data_args.task, data_args.language, data_args.target_column_name,
-                   data_args.language_group)
+    """One evaluation-only run of a ready-made model; returns results.json's content."""
+    start_up(training_args)
+    task = resolve_task(data_args)
     kind, roles = check_run(name, task, data_args, training_args)
     limits = scored_limits(roles, data_args)
     # Never replaces a finished run's results.json (unless --overwrite_output_dir), as any evaluation-only run.
-    run_manifest.resume_or_refuse(training_args, run_manifest.run_identity(task, model_args, data_args))
-    model = readymade.evaluators()[name](model_args, training_args, args)
+    resume_or_refuse(training_args, run_identity(task, model_args, data_args))
+    model = readymade.evaluators()[name](ModelSource.of(model_args), training_args, args)
     model.load()
     model.check_kind(kind)
-    data, ctx, missing = load_task_data(task, data_args, model_args, training_args, roles)
+    tally = RunTally()
+    data, ctx, missing = load_task_data(task, data_args, model_args, training_args, roles, tally)
     norm = TextNormalizer(data_args.text_normalization, data_args.chars_to_ignore, data_args.unicode_normalization)
-    sink = _Sink()
-    for split, counts in ctx.skipped.items():
-        for reason, n in counts.items():
-            sink.skip(split, reason, n)
     out_dir = Path(training_args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    payload: dict[str, Any] = {
-        "task": task.name, "config_name": task.config_name, "family": task.spec.family,
-        "model": model_args.model_name_or_path,
-        "languages": [lang for lang in task.languages if lang not in missing], "languages_missing": missing,
-        "language_group": task.language_group, "primary_metric": task.spec.primary_metric,
-        "greater_is_better": task.spec.greater_is_better,
-        "metric_units": "fractions (0-1) as the xtreme_s metric returns them; BLEU 0-100", "splits": {}}
+    results = Results(task.name, task.config_name, task.spec.family, model_args.model_name_or_path,
+                      [lang for lang in task.languages if lang not in missing], missing, task.language_group,
+                      task.spec.primary_metric, task.spec.greater_is_better)
     codes_seen: dict[str, str | None] = {}
     for role, split in roles.items():
         ds = data[split]
         if limits.get(split) is not None:
             ds = ds.select(range(min(limits[split], len(ds))))
-        ds = rb.check_eval_split(ds, split, False, data_args.allow_skipping_eval_items, sink)
+        ds = check_eval_split(ds, split, False, data_args.allow_skipping_eval_items, tally)
         codes = {lang: model.code_for(lang, kind) for lang in dict.fromkeys(ds["language"])}
         codes_seen.update(codes)
         refs, raw_refs = references_of(ds, kind, norm)
         predictions, speed = predict_split(model, ds, kind, codes, training_args.per_device_eval_batch_size,
-                                           args.generation_batch_seconds, data_args.allow_skipping_eval_items, sink,
-                                           split)
-        result = score_split(task, kind, refs, raw_refs, predictions, list(ds["language"]), codes, norm,
+                                           args.generation_batch_seconds, data_args.allow_skipping_eval_items,
+                                           tally, split)
+        scores = score_split(task, kind, refs, raw_refs, predictions, list(ds["language"]), codes, norm,
                              args.normalized_scoring)
-        payload["splits"][split] = {"num_examples": len(ds), "loss": None, **result, "speed": speed}
+        results.splits[split] = SplitResult(len(ds), None, {**scores, "speed": speed})
         logger.info("%s: %d utterances, RTFx %s", split, len(ds), f"{speed['rtfx']:.1f}" if speed["rtfx"] else "n/a")
-        if result["coverage"]["not_covered"]:
+        if scores["coverage"]["not_covered"]:
             logger.warning("%s: the model does not cover %s: counted as errors in `macro` (`macro_covered` leaves "
-                           "them out).", split, " ".join(result["coverage"]["not_covered"]))
-        name_ = reporting.PREDICTIONS_FILE if role == "predict" else f"{role}_{reporting.PREDICTIONS_FILE}"
-        reporting.write_predictions(out_dir / name_, ds["id"], ds["language"],
-                                    ["" if p is None else p for p in predictions], refs)
-    payload.update({
-        "skipped": {split: dict(c) for split, c in sink.skipped.items()},
-        "notes": {"ready_made": {
-            "evaluator": name, "task_kind": kind, "language_codes": codes_seen, "generation": model.settings(),
-            "scoring": scoring_notes(task, kind, data_args, args)}},
-        "protocol": {"name": "ready_made", "evaluator": name, "trainable_parameters": 0,
-                     "total_parameters": model.parameters(), "trainable_fraction": 0.0},
-        "data": {"revisions": ctx.record.get("revisions", {}), "num_files": len(ctx.record.get("files", [])),
-                 "layouts": ctx.record.get("layouts", {}), "warnings": ctx.record.get("source_warnings", [])},
-        "versions": reporting.library_versions(),
-    })
-    path = reporting.write_results(out_dir, payload)
-    logger.info("\n%s", reporting.format_summary(payload))
-    logger.info("Wrote %s and %s", path, report_card.write_report(out_dir, payload, roles))
+                           "them out).", split, " ".join(scores["coverage"]["not_covered"]))
+        file = PREDICTIONS_FILE if role == "predict" else f"{role}_{PREDICTIONS_FILE}"
+        write_predictions(out_dir / file, ds["id"], ds["language"], ["" if p is None else p for p in predictions],
+                          refs)
+    results.skipped = tally.skipped_json()
+    results.notes = {"ready_made": {"evaluator": name, "task_kind": kind, "language_codes": codes_seen,
+                                    "generation": model.settings(),
+                                    "scoring": scoring_notes(task, kind, data_args, args)}}
+    results.protocol = {"name": "ready_made", "evaluator": name, "trainable_parameters": 0,
+                        "total_parameters": model.parameters(), "trainable_fraction": 0.0}
+    results.data = DataRecord.of(ctx.record)
+    results.hyperparameters = {"per_device_eval_batch_size": training_args.per_device_eval_batch_size,
+                               "generation_batch_seconds": args.generation_batch_seconds,
+                               "bf16": training_args.bf16, "fp16": training_args.fp16}
+    results.versions = library_versions()
+    path = results.write(out_dir)
+    payload = results.to_json(clean=False)
+    logger.info("\n%s", results_md.format_summary(payload))
+    logger.info("Wrote %s and %s", path, results_md.write_report(out_dir, payload, roles))
     return payload
 
 

@@ -18,10 +18,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from transformers import AutoConfig
-from transformers.utils import cached_file
 
 from .. import langcodes
 from ..errors import UsageError
+from ..hub import ModelSource
 
 # Task name -> what a ready-made model must do for it; None: nothing a ready-made model's own head does.
 TASK_KINDS: dict[str, str | None] = {"fleurs-asr": "asr", "mls": "asr", "voxpopuli": "asr", "babel": "asr",
@@ -78,10 +78,9 @@ class ReadyMadeModel:
     tasks: ClassVar[frozenset[str]] = frozenset()
     sampling_rate = 16_000
 
-    def __init__(self, model_args: Any, training_args: Any, args: ReadyMadeArguments):
-        self.path = model_args.model_name_or_path
-        self.hub = {"revision": model_args.model_revision, "cache_dir": model_args.cache_dir,
-                    "token": training_args.hub_token}
+    def __init__(self, source: ModelSource, training_args: Any, args: ReadyMadeArguments):
+        self.source = source  # every part of the model is read through it (one revision, cache, token)
+        self.path = source.name
         self.args = args
         self.num_beams = training_args.generation_num_beams or 1
         self.device = torch.device("cuda" if torch.cuda.is_available() and not training_args.use_cpu else "cpu")
@@ -125,9 +124,9 @@ class ReadyMadeModel:
         return sum(p.numel() for p in self.model.parameters())
 
 
-def _nested_vocab(path: str, hub: dict[str, Any]) -> bool:
+def _nested_vocab(source: ModelSource) -> bool:
     """Whether the tokenizer's vocab.json maps languages to vocabularies (MMS-1b-all), not tokens to ids."""
-    file = cached_file(path, "vocab.json", _raise_exceptions_for_missing_entries=False, **hub)
+    file = source.file("vocab.json")
     if not file:
         return False
     with open(file, encoding="utf-8") as f:
@@ -135,8 +134,8 @@ def _nested_vocab(path: str, hub: dict[str, Any]) -> bool:
     return bool(vocab) and all(isinstance(v, dict) for v in vocab.values())
 
 
-def _mms(config: Any, path: str, hub: dict[str, Any]) -> bool:
-    return getattr(config, "adapter_attn_dim", None) is not None and _nested_vocab(path, hub)
+def _mms(config: Any, source: ModelSource) -> bool:
+    return getattr(config, "adapter_attn_dim", None) is not None and _nested_vocab(source)
 
 
 # config.json `architectures[0]` -> (evaluator name, extra check of the checkpoint or None). Architectures are
@@ -164,16 +163,16 @@ def evaluators() -> dict[str, type[ReadyMadeModel]]:
     return {cls.name: cls for cls in (WhisperModel, MMSModel, SeamlessModel, AudioClassifierModel)}
 
 
-def detect(path: str, hub: dict[str, Any]) -> tuple[str | None, str]:
+def detect(source: ModelSource) -> tuple[str | None, str]:
     """(evaluator name or None, the architecture read) of a checkpoint; (None, "unknown") when it has no config
     transformers can read (e.g. a LoRA output directory: the runner deals with those)."""
     try:
-        config = AutoConfig.from_pretrained(path, **hub)
+        config = source.from_pretrained(AutoConfig)
     except (OSError, ValueError, KeyError):
         return None, "unknown"
     arch = (getattr(config, "architectures", None) or [type(config).__name__])[0]
     name, check = ARCHITECTURES.get(arch) or next(
         (entry for suffix, entry in ARCHITECTURES.items() if arch.endswith(suffix)), (None, None))
-    if name is not None and check is not None and not check(config, path, hub):
+    if name is not None and check is not None and not check(config, source):
         name = None
     return name, arch

@@ -40,9 +40,9 @@ class AudioClassifierModel(ReadyMadeModel):
     tasks = frozenset({"lang_id", "intent"})
 
     def load(self) -> None:
-        self.feature_extractor = AutoFeatureExtractor.from_pretrained(self.path, **self.hub)
+        self.feature_extractor = self.source.from_pretrained(AutoFeatureExtractor)
         self.sampling_rate = self.feature_extractor.sampling_rate
-        self.model = AutoModelForAudioClassification.from_pretrained(self.path, dtype=self.dtype, **self.hub)
+        self.model = self.source.from_pretrained(AutoModelForAudioClassification, dtype=self.dtype)
         self.model.to(self.device).eval()
         id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.labels = [id2label[i] for i in range(len(id2label))]

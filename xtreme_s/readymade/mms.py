@@ -23,8 +23,8 @@ class MMSModel(ReadyMadeModel):
     tasks = frozenset({"asr"})
 
     def load(self) -> None:
-        self.processor = AutoProcessor.from_pretrained(self.path, **self.hub)
-        self.model = Wav2Vec2ForCTC.from_pretrained(self.path, dtype=self.dtype, **self.hub)
+        self.processor = self.source.from_pretrained(AutoProcessor)
+        self.model = self.source.from_pretrained(Wav2Vec2ForCTC, dtype=self.dtype)
         self.model.to(self.device).eval()
         self.adapters = sorted(self.processor.tokenizer.vocab)  # languages of the nested vocabulary
         self.current: str | None = None
@@ -48,7 +48,7 @@ class MMSModel(ReadyMadeModel):
         if code == self.current:
             return
         self.processor.tokenizer.set_target_lang(code)
-        self.model.load_adapter(code, **self.hub)
+        self.model.load_adapter(code, **self.source.kwargs())
         self.model.to(self.device, self.dtype)
         self.current = code
         self.switches += 1

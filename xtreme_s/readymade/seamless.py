@@ -21,8 +21,8 @@ class SeamlessModel(ReadyMadeModel):
     tasks = frozenset({"asr", "translate"})
 
     def load(self) -> None:
-        self.processor = AutoProcessor.from_pretrained(self.path, **self.hub)
-        self.model = SeamlessM4Tv2ForSpeechToText.from_pretrained(self.path, dtype=self.dtype, **self.hub)
+        self.processor = self.source.from_pretrained(AutoProcessor)
+        self.model = self.source.from_pretrained(SeamlessM4Tv2ForSpeechToText, dtype=self.dtype)
         self.model.to(self.device).eval()
         self.text_languages = dict(getattr(self.model.generation_config, "text_decoder_lang_to_code_id", None) or {})
 

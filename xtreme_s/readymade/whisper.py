@@ -26,8 +26,8 @@ class WhisperModel(ReadyMadeModel):
     tasks = frozenset({"asr", "translate", "lang_id"})
 
     def load(self) -> None:
-        self.processor = AutoProcessor.from_pretrained(self.path, **self.hub)
-        self.model = WhisperForConditionalGeneration.from_pretrained(self.path, dtype=self.dtype, **self.hub)
+        self.processor = self.source.from_pretrained(AutoProcessor)
+        self.model = self.source.from_pretrained(WhisperForConditionalGeneration, dtype=self.dtype)
         self.model.to(self.device).eval()
         gen = self.model.generation_config
         # The model's own language table (generation_config.json); an English-only model has none.
