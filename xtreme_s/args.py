@@ -278,7 +278,7 @@ def argument_classes() -> tuple[type, ...]:
     """Every dataclass of flags, in parsing order: the shared ones, the protocol's, then each family's."""
     from .families import family_arguments
     from .protocols import ProtocolArguments
-    from .readymade import ReadyMadeArguments
+    from .readymade.base import ReadyMadeArguments
 
     return (ModelArguments, DataArguments, XtremeSTrainingArguments, ProtocolArguments, ReadyMadeArguments,
             *family_arguments().values())

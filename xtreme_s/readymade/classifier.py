@@ -13,7 +13,7 @@ from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 from .. import langcodes
 from ..registry import FLEURS_LOCALES
-from . import ReadyMadeModel
+from .base import ReadyMadeModel
 
 
 def crops(wave: np.ndarray, n: int, length: int) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ import torch
 from transformers import AutoProcessor, Wav2Vec2ForCTC
 
 from .. import langcodes
-from . import ReadyMadeModel
+from .base import ReadyMadeModel
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import torch
 from transformers import AutoProcessor, SeamlessM4Tv2ForSpeechToText
 
 from .. import langcodes
-from . import ReadyMadeModel
+from .base import ReadyMadeModel
 
 ENGLISH = "eng"
 

@@ -13,7 +13,7 @@ from transformers import AutoProcessor, WhisperForConditionalGeneration
 
 from .. import langcodes
 from ..errors import UsageError
-from . import ReadyMadeModel
+from .base import ReadyMadeModel
 
 logger = logging.getLogger(__name__)
 
