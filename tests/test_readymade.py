@@ -94,6 +94,8 @@ def test_ready_made_runs_write_the_results_schema(tiny, tmp_path, hf_cache, caps
     assert test["speed"]["rtfx"] > 0 and test["speed"]["audio_seconds"] > 0
     assert res["notes"]["ready_made"]["language_codes"]["pl_pl"] == "pl"
     assert (tmp_path / "w_asr" / "predictions.jsonl").exists() and (tmp_path / "w_asr" / "results.md").exists()
+    report = (tmp_path / "w_asr" / "results.md").read_text()
+    assert "Not covered by the model (1" in report and "RTFx" in report and "whisper_basic_keep_marks" in report
     schema = json.loads((ROOT / "docs" / "results.schema.json").read_text())
     jsonschema.validate(res, schema)  # the published shape every reader (score, comparisons) relies on
 

@@ -86,6 +86,27 @@ def protocol_lines(payload: dict, out_dir: Path | None = None) -> list[str]:
     return lines
 
 
+def ready_made_lines(res: dict, metric: str) -> list[str]:
+    """A ready-made model's split: languages it does not cover, the mean over the covered ones, the normalised
+    variant and RTFx (docs/ready-made-models.md); nothing for other runs."""
+    lines = []
+    coverage = res.get("coverage") or {}
+    if coverage.get("not_covered"):
+        lines.append(f"- Not covered by the model ({len(coverage['not_covered'])}, counted as errors in the macro "
+                     f"average): {' '.join(coverage['not_covered'])}; mean over the covered languages: "
+                     f"{_fmt((res.get('macro_covered') or {}).get(metric))}.")
+    normalized = res.get("normalized")
+    if normalized:
+        lines.append(f"- Normalised ({normalized['normalizer']}: Whisper's basic normaliser, marks kept; CER for "
+                     f"zh/ja/th/lo/my): macro error rate {_fmt(normalized['macro'].get('error_rate'))}.")
+    speed = res.get("speed")
+    if speed and speed.get("rtfx"):
+        lines.append(f"- RTFx {speed['rtfx']:.1f} ({speed['audio_seconds']:.0f} s of audio in "
+                     f"{speed['wall_seconds']:.1f} s; batches of at most {speed.get('per_device_eval_batch_size')} "
+                     "clips).")
+    return ["", *lines] if lines else []
+
+
 def results_markdown(out_dir: Path, payload: dict, prediction_files: dict[str, Path]) -> str:
     metric = payload["primary_metric"]
     better = bool(payload.get("greater_is_better"))
@@ -112,6 +133,7 @@ def results_markdown(out_dir: Path, payload: dict, prediction_files: dict[str, P
                           f"keys + {retrieval['distractors']} distractors; chance P@1 "
                           f"{retrieval['chance_precision_at_1']:.3f}; {retrieval['similarity']} similarity, "
                           f"{retrieval['pooling']}-pooled layer {retrieval['layer']}."]
+        lines += ready_made_lines(res, metric)
         if metric in ASR_METRICS:
             lines += _asr_details(res, metric, _read_jsonl(prediction_files.get(split, Path("/nonexistent"))))
     for split, counts in payload.get("skipped", {}).items():
