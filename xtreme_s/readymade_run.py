@@ -22,6 +22,7 @@ from .errors import UsageError
 from .hub import ModelSource, check_model_source
 from .metrics import SCORERS, group_means, per_language
 from .output_dir import resume_or_refuse, run_identity
+from .protocols import saved_protocol
 from .readymade import AUTOMATIC, CLASSIFICATION_KINDS, KIND_WORDS, TASK_KINDS, ReadyMadeArguments, ReadyMadeModel
 from .registry import COVOST2_RESOURCE_GROUPS, FLEURS_LOCALES, MINDS14_INTENTS
 from .reports import results_md
@@ -45,6 +46,13 @@ def selected(model_args: Any, training_args: Any, args: ReadyMadeArguments) -> s
     if choice != "auto" or args.eval_crops > 1:  # else a model that cannot be read is the runner's to report
         check_model_source(source, "--model_name_or_path")
     detected, arch = readymade.detect(source)
+    made_by = saved_protocol(source)[0] if detected else None  # a probe's or LoRA's output directory
+    if made_by:
+        if choice != "auto" or args.eval_crops > 1:
+            raise UsageError(f"{source.name} is a {made_by} output directory, which only the {made_by} protocol "
+                             "loads: drop --ready_made/--eval_crops, or merge it into a full checkpoint first "
+                             "(LoRA: --lora_merge).")
+        return None
     if args.eval_crops < 1 or args.eval_crop_seconds <= 0:
         raise UsageError(f"--eval_crops {args.eval_crops} --eval_crop_seconds {args.eval_crop_seconds}: give at least "
                          "1 crop of a positive length (e.g. --eval_crops 10 --eval_crop_seconds 10).")
