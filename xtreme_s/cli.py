@@ -69,7 +69,7 @@ def _main(argv: list[str]) -> None:
 
     model_args, data_args, training_args, family_args = parse_args(argv)
     # A model that already has its head (Whisper, MMS-1b-all, SeamlessM4T v2) is evaluated as it is.
-    ready_made = readymade_run.selected(model_args, training_args, family_args["ready_made"])
+    ready_made = readymade_run.selected(model_args, data_args, training_args, family_args["ready_made"])
     with output_dir_lock(training_args):  # one run per output directory; checks it is usable first
         if ready_made:
             readymade_run.run(ready_made, model_args, data_args, training_args, family_args["ready_made"])

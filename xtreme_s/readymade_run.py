@@ -24,7 +24,7 @@ from .metrics import SCORERS, group_means, per_language
 from .output_dir import resume_or_refuse, run_identity
 from .protocols import saved_protocol
 from .readymade import AUTOMATIC, CLASSIFICATION_KINDS, KIND_WORDS, TASK_KINDS, ReadyMadeArguments, ReadyMadeModel
-from .registry import COVOST2_RESOURCE_GROUPS, FLEURS_LOCALES, MINDS14_INTENTS
+from .registry import COVOST2_RESOURCE_GROUPS, FLEURS_LOCALES, MINDS14_INTENTS, resolve
 from .reports import results_md
 from .results import PREDICTIONS_FILE, DataRecord, Results, RunTally, SplitResult, library_versions, write_predictions
 from .runner import load_task_data, resolve_task, scored_limits, start_up
@@ -34,8 +34,9 @@ from .text import TextNormalizer
 logger = logging.getLogger("xtreme_s")
 
 
-def selected(model_args: Any, training_args: Any, args: ReadyMadeArguments) -> str | None:
-    """The ready-made evaluator this run uses (None: the fine-tuning runner), decided once at start-up."""
+def selected(model_args: Any, data_args: Any, training_args: Any, args: ReadyMadeArguments) -> str | None:
+    """The ready-made evaluator this run uses (None: the fine-tuning runner), decided once at start-up. Retrieval
+    is never ready-made: it scores any encoder without training, through its family."""
     choice = args.ready_made
     names = list(readymade.evaluators())
     if choice not in ("auto", "off", *names):
@@ -61,6 +62,8 @@ def selected(model_args: Any, training_args: Any, args: ReadyMadeArguments) -> s
                          f"{model_args.model_name_or_path} is a {arch}. Fine-tune or probe a classifier first, then "
                          "evaluate its output directory with --eval_crops.")
     if choice == "auto":
+        if task_kind(data_args) is None:  # retrieval: the runner evaluates the encoder itself
+            return None
         if detected == "classifier" and args.eval_crops > 1 and not training_args.do_train:
             return detected
         if detected not in AUTOMATIC:
@@ -78,6 +81,13 @@ def selected(model_args: Any, training_args: Any, args: ReadyMadeArguments) -> s
                          f"{f' ({detected})' if detected else ''}, not a ready-made {choice} model. Pass "
                          "--ready_made auto, or the matching model.")
     return choice
+
+
+def task_kind(data_args: Any) -> str | None:
+    """What a ready-made model must do for the run's task (readymade.TASK_KINDS); None for retrieval."""
+    task = resolve(data_args.dataset_config_name, data_args.task, data_args.language, data_args.target_column_name,
+                   data_args.language_group)
+    return TASK_KINDS.get(task.name)
 
 
 def _batches(order: list[int], durations: list[float], max_clips: int, max_seconds: float | None) -> list[list[int]]:
