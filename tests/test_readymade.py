@@ -146,6 +146,9 @@ def test_ready_made_runs_write_the_results_schema(tiny, tmp_path, hf_cache, caps
     code, err = run_user_cli([*common, "--model_name_or_path", str(tiny["whisper"]), "--dataset_config_name",
                               "fleurs.all"], capsys, tmp_path / "w_asr", hf_cache)
     assert code == 2 and "already holds a finished run" in err  # an earlier run's results are never replaced
+    code, err = run_user_cli([*common, "--model_name_or_path", str(tiny["whisper"]), "--task", "fleurs-lang_id",
+                              "--language", "all", "--eval_crops", "3"], capsys, tmp_path / "refused4", hf_cache)
+    assert code == 2 and "--eval_crops applies to audio-classification models" in err
 
 
 def test_seamless_writes_in_the_source_language_for_asr_and_english_for_translation(tiny):
