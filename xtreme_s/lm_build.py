@@ -35,9 +35,9 @@ logger = logging.getLogger("xtreme_s")
 
 BUILD_FILE = "lm_build.json"
 EVALUATION_SPLITS = ("validation", "test", "dev", "eval")
-# Word 4-grams, as wav2vec 2.0 and XLS-R decode LibriSpeech/MLS/CommonVoice with; characters need a longer
-# context to model spelling (MMS's character LMs), 8 here.
-DEFAULT_ORDER = {"word": 4, "char": 8}
+# Word 4-grams, as wav2vec 2.0 decodes LibriSpeech with; characters need a longer context to model spelling: the
+# longest the decoder's KenLM reads (6, xtreme_s.lm.arpa.MAX_ORDER).
+DEFAULT_ORDER = {"word": 4, "char": 6}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="xtreme-s lm build", description=__doc__.split("\n\n")[0])
     p.add_argument("config", help="config name (e.g. fleurs.all, mls.pl) or a recipe file (task_configs/*.yaml)")
     p.add_argument("--output_dir", required=True, help="folder for <language>.arpa and lm_build.json")
-    p.add_argument("--order", type=int, default=None, help="n-gram order (default 4 for words, 8 for characters)")
+    p.add_argument("--order", type=int, default=None, help="n-gram order, 1-6 (default 4 for words, 6 for characters)")
     p.add_argument("--unit", choices=UNITS, default="word",
                    help="'word' (lexicon decoding, default) or 'char' (--lm_decoding lexicon_free)")
     p.add_argument("--text", default=None, help="build from this text file (one sentence per line) instead of "

@@ -109,7 +109,8 @@ class LMDecoding:
         upper = bool(getattr(tokenizer, "do_lower_case", False))
         self.lms = load_lms(self.args.lm_path, languages)
         alphabet = ctc_alphabet(self.vocab)
-        self.checks = {lang: check_vocabulary(lm, alphabet, self.args.lm_decoding, upper)
+        unit = "char" if self.args.lm_decoding == "lexicon_free" else "word"
+        self.checks = {lang: check_vocabulary(lm, alphabet, unit, upper)
                        for lang, lm in self.lms.items()}
         tokens = tuple(t for t, _ in sorted(self.vocab.items(), key=lambda kv: kv[1]))
         lexicons = {}

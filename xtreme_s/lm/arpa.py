@@ -25,6 +25,9 @@ SPECIAL_WORDS = frozenset({"<s>", "</s>", "<unk>"})
 UNITS = ("word", "char")
 _NGRAM_COUNT = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)$")
 KENLM_BINARY_MAGIC = b"mmap lm "
+# The KenLM inside the ufal.flashlight-text wheels is compiled with KenLM's default KENLM_MAX_ORDER (6): it refuses
+# a 7-gram or longer model ("KenLM was compiled to support up to 6"), so neither is built nor accepted here.
+MAX_ORDER = 6
 
 
 class LMFileError(UsageError):
@@ -61,8 +64,9 @@ def build_arpa(sentences: Iterable[str], order: int, path: Path, unit: str = "wo
 
     if unit not in UNITS:
         raise UsageError(f"LM unit must be one of {', '.join(UNITS)}, not {unit!r}.")
-    if order < 1:
-        raise UsageError(f"--order must be at least 1, not {order}.")
+    if not 1 <= order <= MAX_ORDER:
+        raise UsageError(f"--order must be from 1 to {MAX_ORDER} (the decoder's KenLM reads at most {MAX_ORDER}-grams)"
+                         f", not {order}.")
     counts = NgramCounts(order)
     used = 0
     for text in sentences:
@@ -138,5 +142,8 @@ def read_arpa(path: Path) -> ArpaInfo:
         raise LMFileError(f"{where} is corrupt or truncated: its header promises {counts.get(1)} unigrams, the file "
                           f"has {len(words)}. Rebuild it.")
     order = max(counts)
+    if order > MAX_ORDER:
+        raise LMFileError(f"{where} is a {order}-gram model; the decoder's KenLM reads at most {MAX_ORDER}-grams. "
+                          f"Rebuild it with --order {MAX_ORDER} or less.")
     return ArpaInfo(path, order, tuple(counts.get(n, 0) for n in range(1, order + 1)),
                     tuple(w for w in words if w not in SPECIAL_WORDS))
