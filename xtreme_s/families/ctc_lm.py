@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,13 @@ def padded(rows: Sequence[np.ndarray]) -> np.ndarray:
     for i, row in enumerate(rows):
         out[i, : len(row)] = row
     return out
+
+
+def _library() -> str:
+    try:
+        return f"ufal.flashlight-text {metadata.version('ufal.flashlight-text')} (KenLM)"
+    except metadata.PackageNotFoundError:
+        return "flashlight-text (KenLM)"
 
 
 def write_predictions(path: Path, ids: Sequence[str], languages: Sequence[str], predictions: Sequence[str],
@@ -160,7 +168,7 @@ class LMDecoding:
         seconds = time.perf_counter() - start
         report = score(texts)
         audio = float(sum(d for d in durations if d and d > 0))
-        block = {**report, "decoder": {**self.settings.as_dict(), "library": "ufal.flashlight-text (KenLM)"},
+        block = {**report, "decoder": {**self.settings.as_dict(), "library": _library()},
                  "tuned_on": self.tuning["split"] if self.tuning else None,
                  "lm_files": {lang: {"path": str(lm.path), "sha256": lm.sha256, "order": lm.info.order,
                                      **self.checks[lang]} for lang, lm in self.lms.items()},
