@@ -18,10 +18,12 @@ decoder itself is single-threaded.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from itertools import groupby
 from typing import Any
@@ -65,6 +67,25 @@ class DecoderSpec:
     upper: bool = False  # a do_lower_case tokenizer: upper-case vocabulary, lower-case output
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """KenLM writes a progress bar and advice ("build a binary file", "missing <unk>") to file descriptor 2 for
+    every load, in every worker; its errors are exceptions, so nothing is lost by silencing it while loading."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (e.g. captured): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class _LanguageModel:
     """A loaded KenLM with its dictionaries and (lexicon mode) spelling trie, reused across settings."""
 
@@ -80,7 +101,8 @@ class _LanguageModel:
         if mode == "lexicon":
             words = spec.lexicons[path]
             self.words = Dictionary([*words, "<unk>"])
-            self.lm = KenLM(path, self.words)
+            with _quiet_stderr():
+                self.lm = KenLM(path, self.words)
             self.trie = fl.Trie(len(spec.tokens), self.delimiter)
             start = self.lm.start(False)
             for word in words:
@@ -90,7 +112,8 @@ class _LanguageModel:
                 self.trie.insert(spelling, index, score)
             self.trie.smear(fl.SmearingMode.MAX)
         else:
-            self.lm = KenLM(path, self.tokens)  # the LM's tokens are the CTC characters and the delimiter
+            with _quiet_stderr():
+                self.lm = KenLM(path, self.tokens)  # the LM's tokens are the CTC characters and the delimiter
 
     def decoder(self, spec: DecoderSpec, settings: DecoderSettings) -> Any:
         fl = self.fl
