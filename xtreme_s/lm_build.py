@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from dataclasses import fields
@@ -30,8 +29,6 @@ from .lm.files import sha256
 from .registry import resolve
 from .sources import LoadContext, load_splits
 from .text import TextNormalizer
-
-logger = logging.getLogger("xtreme_s")
 
 BUILD_FILE = "lm_build.json"
 EVALUATION_SPLITS = ("validation", "test", "dev", "eval")
@@ -123,7 +120,8 @@ def build(argv: list[str]) -> dict:
         for lang, text in zip(splits[split]["language"], splits[split]["target"], strict=True):
             sentences.setdefault(lang, []).append(norm(text))
         if missing:
-            logger.warning("No training data for %s: no LM built for them.", ", ".join(missing))
+            print(f"xtreme-s lm build: no training data for {', '.join(missing)}: no LM built for them.",
+                  file=sys.stderr)
         source = {"split": split, "revisions": ctx.record.get("revisions", {})}
     record = {"config_name": task.config_name, "unit": args.unit, "order": order, "builder": "kaldingram "
               "(back-off Kneser-Ney, unmodified)", "normalization": {
@@ -146,6 +144,5 @@ def main(argv: list[str]) -> int:
     if argv[:1] != ["build"]:
         raise UsageError("usage: xtreme-s lm build CONFIG --output_dir DIR [--order N] [--unit word|char] "
                          "[--text FILE] [--mini]")
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     build(argv[1:])
     return 0
