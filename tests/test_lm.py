@@ -91,10 +91,16 @@ def test_lm_decoding_beats_greedy_and_unrelated_text_does_not(tmp_path, hf_cache
     assert "n-gram LM" in report and f"{lm:.4f}" in report
     assert "n-gram LM" in (out / "README.md").read_text()
 
-    # Re-evaluated from the cache (the encoder does not run) with an LM of unrelated text: no help.
+    # Re-evaluated from the cache (the encoder does not run): the chosen settings give the same figures again ...
     from xtreme_s.trainer import SpeechTrainer
 
     monkeypatch.setattr(SpeechTrainer, "predict", lambda *a, **k: pytest.fail("the encoder ran: cache not used"))
+    chosen = res["lm"]["decoder"]
+    same = run_cli([*EVAL_TRAIN_CLIPS, "--lm_path", str(lms), "--beam_width", "50", "--lm_weight",
+                    str(chosen["lm_weight"]), "--word_score", str(chosen["word_score"]), "--lm_num_workers", "0",
+                    "--overwrite_output_dir"], out, hf_cache)["splits"]["train"]
+    assert same["lm"]["per_language"] == res["lm"]["per_language"] and same["lm"]["tuned_on"] is None
+    # ... and an LM of unrelated text does not help.
     other = tmp_path / "other.txt"
     other.write_text("\n".join(UNRELATED) + "\n", encoding="utf-8")
     _lm(["fleurs.en_us", "--mini", "--text", str(other), "--output_dir", str(tmp_path / "unrelated")], capsys)
@@ -115,7 +121,7 @@ def test_lexicon_free_character_lm(tmp_path, hf_cache, capsys):
     assert res["lm"]["macro"]["cer"] < res["macro"]["cer"]
 
 
-def _arpa(path: Path, words: list[str], order: int = 1) -> Path:
+def _arpa(path: Path, words: list[str], order: int = 2) -> Path:
     lines = ["\\data\\", f"ngram 1={len(words) + 2}"] + [f"ngram {n}=0" for n in range(2, order + 1)]
     lines += ["", "\\1-grams:", "-1.0\t<s>", "-1.0\t</s>"] + [f"-1.0\t{w}" for w in words] + ["", "\\end\\"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -127,7 +133,7 @@ def _arpa(path: Path, words: list[str], order: int = 1) -> Path:
     ("corrupt", "not an ARPA file"),
     ("truncated", "truncated"),
     ("binary", "KenLM binary"),
-    ("order7", "at most 6-grams"),
+    ("order7", "reads 2- to 6-grams"),
     ("folder_without_language", "no LM for language(s) en_us"),
     ("other_alphabet", "does not match the model's CTC vocabulary"),
     ("char_lm_as_words", "looks like a character LM"),
@@ -167,3 +173,39 @@ def test_recipes_take_the_lm_flags():
     ctc = family_args["ctc"]
     assert (ctc.lm_path, ctc.lm_tune, ctc.beam_width, ctc.lm_decoding) == ("lms", True, 50, "lexicon_free")
     assert (ctc.lm_weight, ctc.word_score, ctc.beam_threshold) == (1.5, -1.0, 25.0)
+
+
+def test_each_utterance_is_decoded_with_its_languages_lm(tmp_path):
+    """A folder of LMs: the same ambiguous frames ("the c?t sat", a and u equally likely) come out as each
+    utterance's language's LM spells them."""
+    import numpy as np
+
+    from xtreme_s.lm.arpa import build_arpa
+    from xtreme_s.lm.decoder import DecoderSettings, DecoderSpec, beam_decode
+
+    build_arpa(["the cat sat", "a cat"], 2, tmp_path / "aa.arpa")
+    build_arpa(["the cut sat", "a cut"], 2, tmp_path / "bb.arpa")
+    tokens = ("|", *"acehstu", "[UNK]", "[PAD]")
+    blank = len(tokens) - 1
+    frames = []
+    for ch in "the|c?t|sat":
+        row = np.full(len(tokens), -8.0, dtype=np.float32)
+        for c in ("au" if ch == "?" else ch):
+            row[tokens.index(c)] = np.log(0.5 if ch == "?" else 0.9)
+        frames += [row, np.where(np.arange(len(tokens)) == blank, 0.0, -8.0).astype(np.float32)]
+    emissions = np.stack(frames)
+    words = {str(tmp_path / f"{lang}.arpa"): ("the", "cat", "cut", "sat", "a") for lang in ("aa", "bb")}
+    spec = DecoderSpec(tokens, blank, {lang: str(tmp_path / f"{lang}.arpa") for lang in ("aa", "bb")}, words)
+    texts = beam_decode(spec, [("aa", emissions), ("bb", emissions), ("aa", emissions[:0])],
+                        [DecoderSettings(beam_width=20, lm_weight=2.0)], workers=0)[0]
+    assert texts == ["the cat sat", "the cut sat", ""]
+
+
+def test_lm_decode_benchmark_measures_greedy_and_beams(tmp_path):
+    from conftest import load_script
+
+    result = load_script("lm_decode").main(["--out", str(tmp_path), "--repeat", "1", "--beams", "4", "16",
+                                            "--workers", "1"])
+    assert set(result["rtfx"]) == {"greedy", "beam 4, 1 process", "beam 16, 1 process"}
+    assert all(v > 0 for v in result["rtfx"].values()) and result["audio_seconds"] > 10
+    assert "| beam 16, 1 process |" in (tmp_path / "lm_decode.md").read_text()

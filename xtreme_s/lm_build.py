@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="xtreme-s lm build", description=__doc__.split("\n\n")[0])
     p.add_argument("config", help="config name (e.g. fleurs.all, mls.pl) or a recipe file (task_configs/*.yaml)")
     p.add_argument("--output_dir", required=True, help="folder for <language>.arpa and lm_build.json")
-    p.add_argument("--order", type=int, default=None, help="n-gram order, 1-6 (default 4 for words, 6 for characters)")
+    p.add_argument("--order", type=int, default=None, help="n-gram order, 2-6 (default 4 for words, 6 for characters)")
     p.add_argument("--unit", choices=UNITS, default="word",
                    help="'word' (lexicon decoding, default) or 'char' (--lm_decoding lexicon_free)")
     p.add_argument("--text", default=None, help="build from this text file (one sentence per line) instead of "

@@ -26,8 +26,10 @@ UNITS = ("word", "char")
 _NGRAM_COUNT = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)$")
 KENLM_BINARY_MAGIC = b"mmap lm "
 # The KenLM inside the ufal.flashlight-text wheels is compiled with KenLM's default KENLM_MAX_ORDER (6): it refuses
-# a 7-gram or longer model ("KenLM was compiled to support up to 6"), so neither is built nor accepted here.
-MAX_ORDER = 6
+# a 7-gram or longer model ("KenLM was compiled to support up to 6"), and a unigram model ("assumes at least a
+# bigram model"), so neither is built nor accepted here.
+MIN_ORDER, MAX_ORDER = 2, 6
+DISCOUNT_FALLBACK = 0.5
 
 
 class LMFileError(UsageError):
@@ -64,9 +66,9 @@ def build_arpa(sentences: Iterable[str], order: int, path: Path, unit: str = "wo
 
     if unit not in UNITS:
         raise UsageError(f"LM unit must be one of {', '.join(UNITS)}, not {unit!r}.")
-    if not 1 <= order <= MAX_ORDER:
-        raise UsageError(f"--order must be from 1 to {MAX_ORDER} (the decoder's KenLM reads at most {MAX_ORDER}-grams)"
-                         f", not {order}.")
+    if not MIN_ORDER <= order <= MAX_ORDER:
+        raise UsageError(f"--order must be from {MIN_ORDER} to {MAX_ORDER} (the n-gram orders the decoder's KenLM "
+                         f"reads), not {order}.")
     counts = NgramCounts(order)
     used = 0
     for text in sentences:
@@ -78,6 +80,10 @@ def build_arpa(sentences: Iterable[str], order: int, path: Path, unit: str = "wo
     if not used:
         raise UsageError(f"No non-empty sentence to build {path.name} from.")
     counts.cal_discounting_constants()
+    # D = n1 / (n1 + 2 n2) is 1 for an order whose n-grams all occur once (a small corpus, a high order): every seen
+    # n-gram would then get probability 0 (written -99) and the decoder would treat what the text says as impossible.
+    # KenLM's lmplz refuses such data unless given --discount_fallback (0.5 for singletons); we do the same.
+    counts.d = [d if d < 1 else DISCOUNT_FALLBACK for d in counts.d]
     counts.cal_f()
     counts.cal_bow()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,8 +148,8 @@ def read_arpa(path: Path) -> ArpaInfo:
         raise LMFileError(f"{where} is corrupt or truncated: its header promises {counts.get(1)} unigrams, the file "
                           f"has {len(words)}. Rebuild it.")
     order = max(counts)
-    if order > MAX_ORDER:
-        raise LMFileError(f"{where} is a {order}-gram model; the decoder's KenLM reads at most {MAX_ORDER}-grams. "
-                          f"Rebuild it with --order {MAX_ORDER} or less.")
+    if not MIN_ORDER <= order <= MAX_ORDER:
+        raise LMFileError(f"{where} is a {order}-gram model; the decoder's KenLM reads {MIN_ORDER}- to "
+                          f"{MAX_ORDER}-grams. Rebuild it with --order {MIN_ORDER} to {MAX_ORDER}.")
     return ArpaInfo(path, order, tuple(counts.get(n, 0) for n in range(1, order + 1)),
                     tuple(w for w in words if w not in SPECIAL_WORDS))
