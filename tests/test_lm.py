@@ -81,6 +81,9 @@ def test_lm_decoding_beats_greedy_and_unrelated_text_does_not(tmp_path, hf_cache
     print(f"greedy WER {greedy:.3f}, LM WER {lm:.3f}, CER {res['macro']['cer']:.3f} -> {res['lm']['macro']['cer']:.3f}")
     assert greedy > 0.5 and lm < greedy - 0.3, (greedy, lm)
     assert set(res["lm"]["per_language"]) == {"en_us"}
+    import jsonschema
+
+    jsonschema.validate(results, json.loads((ROOT / "docs" / "results.schema.json").read_text()))
     assert res["lm"]["tuned_on"] == "train" and res["lm"]["decoder"]["beam_width"] == 50
     assert res["lm"]["lm_files"]["en_us"]["sha256"] == built["languages"]["en_us"]["sha256"]
     tuning = json.loads((out / "lm_tuning.json").read_text())
