@@ -171,7 +171,10 @@ class CTCFamily(TaskFamily):
             self.tally.references[split] = texts
             out[split] = SpeechDataset(ds, [encode_characters(tok, t) for t in texts])
         if self.family_args.lm_path is not None:  # the LMs against this vocabulary, before training or decoding
-            self.lm = ctc_lm.LMDecoding(self.family_args, self.task.config_name, self.training_args.output_dir,
+            a = self.training_args  # the precision the encoder computes in is part of what the cache holds
+            context = f"{self.task.config_name} fp16={a.fp16} bf16={a.bf16} fp16_full_eval={a.fp16_full_eval} " \
+                      f"bf16_full_eval={a.bf16_full_eval}"
+            self.lm = ctc_lm.LMDecoding(self.family_args, context, self.training_args.output_dir,
                                         self.model_args.model_name_or_path)
             self.lm.prepare(tok, self.task.languages)
         return Prepared(prepared_train, out)

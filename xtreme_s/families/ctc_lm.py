@@ -85,10 +85,17 @@ def write_predictions(path: Path, ids: Sequence[str], languages: Sequence[str], 
                                ensure_ascii=False) + "\n")
 
 
+# Parameters that never touch evaluation outputs: SpecAugment's mask embedding is used in training only, and a
+# checkpoint saved without it gets a fresh one at every load.
+_NOT_IN_EVALUATION = ("masked_spec_embed",)
+
+
 def model_digest(model: torch.nn.Module) -> str:
     """A hash of the model's parameters and buffers: the logits cache never serves another model's numbers."""
     h = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
+        if name.endswith(_NOT_IN_EVALUATION):
+            continue
         h.update(name.encode())
         h.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return h.hexdigest()
@@ -97,9 +104,9 @@ def model_digest(model: torch.nn.Module) -> str:
 class LMDecoding:
     """One run's LM decoding: the checked LMs, the decoder settings (tuned or given), the cache."""
 
-    def __init__(self, args: Any, config_name: str, output_dir: str, model_dir: str):
+    def __init__(self, args: Any, context: str, output_dir: str, model_dir: str):
         self.args = args
-        self.config_name = config_name
+        self.context = context  # the task config and the compute precision: part of the cache key
         self.output_dir = Path(output_dir)
         self.model_dir = Path(model_dir)
         self.settings = DecoderSettings(args.lm_decoding, args.beam_width, args.beam_threshold, args.lm_weight,
@@ -132,7 +139,7 @@ class LMDecoding:
     def _key(self, split: str, ids: Sequence[str], model: torch.nn.Module) -> str:
         if self._digest is None:
             self._digest = model_digest(model)
-        return cache.cache_key(self._digest, self.vocab, self.config_name, split, ids)
+        return cache.cache_key(self._digest, self.vocab, self.context, split, ids)
 
     def cached(self, split: str, ids: Sequence[str], model: torch.nn.Module) -> np.ndarray | None:
         """The split's cached predictions (as the Trainer would return them), or None."""

@@ -2,11 +2,11 @@
 
 `<output_dir>/lm_logits/<split>-<key>.npz` holds every utterance's T x V CTC log-probabilities with the utterance
 ids, in float16 (half the size; `as_stored` rounds fresh ones the same way, so a cached split decodes exactly as it
-did the first time). The key is a hash of everything the numbers
-depend on: the model's weights (a digest of its parameters, so a retrained or other model never matches), the CTC
-vocabulary, the task config, the split name and its utterance ids in order (so --max_eval_samples or other data
-never match). A run looks in its own --output_dir and in --model_name_or_path (an eval-only run of a trained
-output directory), so the encoder runs once per model and split. Delete the folder to free the space.
+did the first time). The key is a hash of everything the numbers depend on: the model's weights (a digest of its
+parameters, so a retrained or other model never matches), the CTC vocabulary, the task config and precision flags,
+the split name and its utterance ids in order (so --max_eval_samples or other data never match). A run looks in its
+own --output_dir and in --model_name_or_path (an eval-only run of a trained output directory), so the encoder runs
+once per model and split. Delete the folder to free the space.
 """
 
 from __future__ import annotations
