@@ -166,6 +166,12 @@ def test_lm_mistakes_are_one_line_before_decoding(case, expected, tmp_path, caps
     assert not list((tmp_path / "run").glob("lm_*"))  # nothing decoded, nothing cached
 
 
+def test_lm_flags_on_a_task_without_ctc_are_refused(tmp_path, capsys):
+    code, err = run_user_cli(["--mini", "--dataset_config_name", "minds14.fr-FR", "--do_eval", "--lm_path",
+                              str(tmp_path)], capsys, tmp_path / "run")
+    assert code == 2 and "for the CTC speech recognition tasks" in err, err
+
+
 def test_recipes_take_the_lm_flags():
     """`make fleurs-asr ARGS='--lm_path DIR --lm_tune'` runs run_xtreme_s.py task_configs/fleurs-asr.yaml <ARGS>."""
     from xtreme_s.args import parse_args

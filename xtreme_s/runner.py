@@ -52,6 +52,9 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     source = ModelSource.of(model_args)  # after start_up: the token is in HF_TOKEN, not threaded
     family_cls = get_family(task.spec.family)  # fail before loading any data if the head is not available
     family_cls.check_start(task, family_args.get(task.spec.family), training_args)  # e.g. the CTC family's LMs
+    if task.spec.family != "ctc" and getattr(family_args.get("ctc"), "lm_path", None):
+        raise UsageError(f"--lm_path: n-gram LM decoding is for the CTC speech recognition tasks (mls, voxpopuli, "
+                         f"babel, fleurs-asr), not {task.name} ({task.spec.family}). Drop the flag.")
     protocol = check_before_data(task, source, model_args, training_args, family_args)
     limits = encoders.input_limits(model_args)
     checkpoint = claim_output_dir(task, protocol, model_args, data_args, training_args)
