@@ -21,6 +21,7 @@ import torch
 
 from ..errors import UsageError
 from ..lm import cache
+from ..lm.arpa import read_arpa
 from ..lm.decoder import MODES, DecoderSettings, DecoderSpec, beam_decode
 from ..lm.files import LanguageLM, check_vocabulary, ctc_alphabet, load_lms, resolve_lm_files
 from ..lm.tune import tune
@@ -45,8 +46,8 @@ def check_flags(args: Any, languages: Sequence[str], training_args: Any) -> None
     if args.lm_tune and not training_args.do_eval:
         raise UsageError("--lm_tune searches the LM weight and word score on the validation split: add --do_eval "
                          "(the split --eval_split_name names).")
-    resolve_lm_files(args.lm_path, languages)
-    load_lms(args.lm_path, languages)  # headers and unigrams: a missing, binary or corrupt file fails here
+    for path in sorted(set(resolve_lm_files(args.lm_path, languages).values())):
+        read_arpa(path)  # header and unigrams: a binary, corrupt or truncated file fails here (checksums later)
 
 
 def log_probs(predictions: np.ndarray) -> list[np.ndarray]:
