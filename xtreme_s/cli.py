@@ -1,5 +1,6 @@
 """`xtreme-s` console entry point: `xtreme-s run ...` (or flags directly), `xtreme-s tasks`, `xtreme-s score`,
-`xtreme-s sources`, `xtreme-s embed` (pooled per-layer embeddings of a split to a file)."""
+`xtreme-s sources`, `xtreme-s embed` (pooled per-layer embeddings of a split to a file),
+`xtreme-s lm build` (n-gram LMs for CTC decoding)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ def _main(argv: list[str]) -> None:
         from .reports.score import main as score_main
 
         sys.exit(score_main(argv[1:]))
+    if argv[:1] == ["lm"]:
+        from .lm_build import main as lm_main
+
+        sys.exit(lm_main(argv[1:]))
     if argv[:1] == ["run"]:
         argv = argv[1:]
     from . import readymade_run

@@ -51,6 +51,10 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     task = resolve_task(data_args)
     source = ModelSource.of(model_args)  # after start_up: the token is in HF_TOKEN, not threaded
     family_cls = get_family(task.spec.family)  # fail before loading any data if the head is not available
+    family_cls.check_start(task, family_args.get(task.spec.family), training_args)  # e.g. the CTC family's LMs
+    if task.spec.family != "ctc" and getattr(family_args.get("ctc"), "lm_path", None):
+        raise UsageError(f"--lm_path: n-gram LM decoding is for the CTC speech recognition tasks (mls, voxpopuli, "
+                         f"babel, fleurs-asr), not {task.name} ({task.spec.family}). Drop the flag.")
     protocol = check_before_data(task, source, model_args, training_args, family_args)
     limits = encoders.input_limits(model_args)
     checkpoint = claim_output_dir(task, protocol, model_args, data_args, training_args)
@@ -340,15 +344,22 @@ def score_splits(trainer: Any, family: TaskFamily, prepared: Prepared, roles: di
         ds = prepared.evaluated[split]
         trainer.compute_metrics = family.compute_metrics_for(split, ds)
         tally.scored.pop(split, None)  # what an evaluation during training left is not this prediction's
-        output = trainer.predict(ds, metric_key_prefix=role)
-        trainer.log_metrics(role, output.metrics)
-        trainer.save_metrics(role, output.metrics)
+        # A family may hold this model's outputs for the split from an earlier run (the CTC family's logits cache;
+        # one process only: under torchrun every rank must take part in predict).
+        raw = family.cached_predictions(split, ds, trainer.model) if trainer.args.world_size == 1 else None
+        metrics: dict[str, Any] = {}
+        if raw is None:
+            output = trainer.predict(ds, metric_key_prefix=role)
+            raw, metrics = output.predictions, output.metrics
+            trainer.log_metrics(role, metrics)
+            trainer.save_metrics(role, metrics)
         if not trainer.is_world_process_zero():
             continue
         # Decoded and scored once, by compute_metrics inside predict; a family whose model takes no labels
-        # (retrieval) gets no compute_metrics call from the Trainer, so it is scored here.
-        predictions, report = tally.scored.get(split) or family.evaluate(split, output.predictions, ds)
-        results.splits[split] = SplitResult(len(ds), output.metrics.get(f"{role}_loss"), report)
+        # (retrieval), or outputs read from a cache, get no compute_metrics call, so they are scored here.
+        predictions, report = tally.scored.get(split) or family.evaluate(split, raw, ds)
+        extra = family.after_scoring(split, raw, ds, trainer.model)  # e.g. the CTC family's LM-decoded scores
+        results.splits[split] = SplitResult(len(ds), metrics.get(f"{role}_loss"), {**report, **extra})
         name = PREDICTIONS_FILE if role == "predict" else f"{role}_{PREDICTIONS_FILE}"
         write_predictions(out_dir / name, ds.ids, ds.languages, predictions, tally.references[split])
         family.write_artifacts(out_dir, split, predictions, ds)

@@ -132,6 +132,20 @@ class TaskFamily:
         references."""
         raise NotImplementedError
 
+    # -- optional hooks ----------------------------------------------------------------------------------
+    @classmethod
+    def check_start(cls, task: ResolvedTask, family_args: Any, training_args: Any) -> None:
+        """Check the family's own flags against the task at start-up, before any data is read."""
+
+    def cached_predictions(self, split: str, dataset: SpeechDataset, model: torch.nn.Module) -> Any:
+        """What `trainer.predict` would return for `split`, if the family kept it from an earlier run (the CTC
+        family's logits cache, xtreme_s.lm.cache); None: run the model."""
+        return None
+
+    def after_scoring(self, split: str, predictions: Any, dataset: SpeechDataset, model: torch.nn.Module) -> dict:
+        """Entries the family adds to the split's results (e.g. the CTC family's LM-decoded scores)."""
+        return {}
+
     # -- shared ------------------------------------------------------------------------------------------
     needs_padding_mask = False  # retrieval pools over the real frames even when the model gets no mask
 

@@ -32,6 +32,7 @@ from ..text import (
     oov_characters,
     save_vocab,
 )
+from . import ctc_lm
 from .base import Prepared, TaskFamily
 from .probe_heads import CTCProbe, ProbeSetup, blank_past_end, load_saved
 
@@ -49,6 +50,26 @@ class CTCArguments:
     ctc_zero_infinity: bool = field(
         default=True,
         metadata={"help": "Zero infinite CTC losses (targets longer than the audio allows) instead of NaN-ing."})
+    # n-gram LM decoding (xtreme_s.lm, docs/lm.md): greedy stays the main figures; the LM's come beside them.
+    lm_path: str | None = field(
+        default=None, metadata={"help": "Also decode the scored splits by beam search with an n-gram LM: an ARPA "
+                                        "file (every language), or a folder of <language>.arpa files, one per "
+                                        "language of the task (`xtreme-s lm build` writes them)."})
+    lm_decoding: str = field(
+        default="lexicon", metadata={"help": "'lexicon': a word LM, words spelled from the LM's vocabulary "
+                                             "(default); 'lexicon_free': a character LM (`lm build --unit char`), "
+                                             "any spelling."})
+    lm_weight: float = field(default=2.0, metadata={"help": "Weight of the LM score in the beam search."})
+    word_score: float = field(default=0.0, metadata={"help": "Score added per word (lexicon decoding)."})
+    beam_width: int = field(default=500, metadata={"help": "Hypotheses kept per frame (MMS decodes with 500)."})
+    beam_threshold: float = field(
+        default=50.0, metadata={"help": "Hypotheses scoring this much below the best are pruned."})
+    lm_tune: bool = field(
+        default=False, metadata={"help": "Search --lm_weight and --word_score on the validation split (needs "
+                                         "--do_eval), then decode every later split (test) once with the best."})
+    lm_num_workers: int | None = field(
+        default=None, metadata={"help": "Processes decoding with the LM (default: every CPU core; 0: in the run's "
+                                        "own process). Each loads the LMs it needs."})
 
 
 class BlankPaddedFrames:
@@ -90,6 +111,12 @@ class CTCFamily(TaskFamily):
     arguments_class = CTCArguments
     head_modules = ("lm_head",)
     family_args: CTCArguments
+    lm: ctc_lm.LMDecoding | None = None
+
+    @classmethod
+    def check_start(cls, task: Any, family_args: Any, training_args: Any) -> None:
+        if family_args is not None:
+            ctc_lm.check_flags(family_args, task.languages, training_args)
 
     def _normalizer(self) -> TextNormalizer:
         d = self.data_args
@@ -143,6 +170,13 @@ class CTCFamily(TaskFamily):
             self.tally.notes.setdefault("oov_char_rate", {})[split] = sum(missing.values()) / max(total, 1)
             self.tally.references[split] = texts
             out[split] = SpeechDataset(ds, [encode_characters(tok, t) for t in texts])
+        if self.family_args.lm_path is not None:  # the LMs against this vocabulary, before training or decoding
+            a = self.training_args  # the precision the encoder computes in is part of what the cache holds
+            context = f"{self.task.config_name} fp16={a.fp16} bf16={a.bf16} fp16_full_eval={a.fp16_full_eval} " \
+                      f"bf16_full_eval={a.bf16_full_eval}"
+            self.lm = ctc_lm.LMDecoding(self.family_args, context, self.training_args.output_dir,
+                                        self.model_args.model_name_or_path)
+            self.lm.prepare(tok, self.task.languages)
         return Prepared(prepared_train, out)
 
     def build_model(self) -> PreTrainedModel:
@@ -168,6 +202,36 @@ class CTCFamily(TaskFamily):
         encoder = self.load_encoder({"pad_token_id": tok.pad_token_id, "vocab_size": len(tok)})
         return CTCProbe(encoder, setup.spec, len(tok), tok.pad_token_id, a.ctc_loss_reduction, a.ctc_zero_infinity)
 
+    def preprocess_logits_for_metrics(self, logits: Any, labels: torch.Tensor) -> torch.Tensor:
+        """With an LM, keep every frame's log-probabilities (the beam search needs them); else the argmax ids."""
+        if self.lm is None:
+            return super().preprocess_logits_for_metrics(logits, labels)
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        return torch.log_softmax(logits.float(), dim=-1)
+
     def decode(self, predictions: np.ndarray, split: str) -> list[str]:
+        """Greedy: the best token per frame, repeats merged, blanks dropped (the tokenizer's CTC decoding)."""
+        if predictions.ndim == 3:  # log-probabilities kept for the LM; frames the Trainer padded stay padding
+            pad = np.all(predictions == ctc_lm.PAD_VALUE, axis=-1)
+            predictions = np.where(pad, ctc_lm.PAD_VALUE, predictions.argmax(-1))
         ids = np.where(predictions < 0, self.processor.tokenizer.pad_token_id, predictions)
         return self.processor.tokenizer.batch_decode(ids)
+
+    def cached_predictions(self, split: str, dataset: SpeechDataset, model: torch.nn.Module) -> np.ndarray | None:
+        return None if self.lm is None else self.lm.cached(split, dataset.ids, model)
+
+    def after_scoring(self, split: str, predictions: Any, dataset: SpeechDataset, model: torch.nn.Module) -> dict:
+        """The split decoded with the LM (tuned first on the --eval_split_name split with --lm_tune): its `lm`
+        block, and `lm_predictions_<split>.jsonl` beside the greedy predictions."""
+        if self.lm is None:
+            return {}
+        refs = self.tally.references[split]
+        langs = dataset.languages
+        tune_here = self.family_args.lm_tune and split == self.data_args.eval_split_name and self.lm.tuning is None
+        block, texts = self.lm.evaluate(
+            split, predictions, dataset.ids, langs, dataset.durations, model, tune_here,
+            lambda texts: self.score(refs[: len(texts)], texts, langs[: len(texts)], split),
+            self.task.spec.primary_metric)
+        ctc_lm.write_predictions(Path(self.training_args.output_dir) / f"lm_predictions_{split}.jsonl", dataset.ids,
+                                 langs, texts, refs)
+        return {"lm": block}

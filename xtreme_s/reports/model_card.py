@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .results_md import protocol_lines, split_table
+from .results_md import lm_lines, protocol_lines, split_table
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ def card_section(payload: dict) -> str:
     better = bool(payload.get("greater_is_better"))
     for split, res in payload.get("splits", {}).items():
         lines += ["", f"### Results on `{split}`", ""] + split_table(res, payload["primary_metric"], better)
+        if res.get("lm"):
+            lines += ["", "The table above is greedy CTC decoding (no language model). The next one used an n-gram "
+                      "LM:"] + lm_lines(res, payload["primary_metric"], better)
     if payload.get("hyperparameters"):
         lines += ["", "### Hyperparameters", "", "| name | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in payload["hyperparameters"].items()]

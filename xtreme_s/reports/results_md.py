@@ -59,6 +59,23 @@ def _asr_details(res: dict, metric: str, predictions: list[dict], worst: int = 3
     return lines
 
 
+def lm_lines(res: dict, metric: str, greater_is_better: bool) -> list[str]:
+    """A split's n-gram LM figures (results.json `splits.<split>.lm`, docs/lm.md): which LM and decoder settings,
+    then the per-language table as the greedy one has it."""
+    lm = res.get("lm")
+    if not lm:
+        return []
+    d = lm["decoder"]
+    files = ", ".join(f"{lang}: {Path(f['path']).name} ({f['order']}-gram, sha256 {f['sha256'][:12]})"
+                      for lang, f in lm.get("lm_files", {}).items())
+    weights = f"LM weight {d['lm_weight']}" + (f", word score {d['word_score']}" if "word_score" in d else "")
+    tuned = f"tuned on {lm['tuned_on']}" if lm.get("tuned_on") else "as given"
+    head = (f"With an n-gram LM ({d['mode']} beam search, beam {d['beam_width']}, {weights}, {tuned}; "
+            f"greedy {metric} {_fmt(res.get('macro', {}).get(metric))} -> LM {_fmt(lm['macro'].get(metric))} "
+            f"macro):")
+    return ["", head, "", *split_table(lm, metric, greater_is_better), "", f"LM files: {files}."]
+
+
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ") or "(empty)"
 
@@ -127,6 +144,7 @@ def results_markdown(out_dir: Path, payload: dict, prediction_files: dict[str, P
         if chart.exists():
             lines += [f"![{metric} per language, {split}]({chart.name})", ""]
         lines += split_table(res, metric, better)
+        lines += lm_lines(res, metric, better)
         retrieval = payload.get("notes", {}).get("retrieval", {}).get(split)
         if retrieval:
             lines += ["", f"{retrieval['queries']} queries against {retrieval['keys']} {retrieval['key_language']} "
