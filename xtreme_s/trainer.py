@@ -257,4 +257,9 @@ class SpeechTrainer(SkippedItemsMixin, SpeechSamplingMixin, Trainer):
 
 
 class SpeechSeq2SeqTrainer(SkippedItemsMixin, SpeechSamplingMixin, Seq2SeqTrainer):
-    pass
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
+        """Generation under the run's mixed precision: accelerate wraps only the model's `forward` in autocast, and
+        `generate` reaches the encoder through `get_encoder()`, so with --bf16 the encoder ran in float32 (found by
+        benchmarks/gpu_check.py's generate part). Without mixed precision this context does nothing."""
+        with self.accelerator.autocast():
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
