@@ -17,9 +17,9 @@ import sacrebleu
 from sklearn.metrics import accuracy_score, f1_score
 
 # Per utterance, as the reference metric applies it (no ReduceToSingleSentence over a list: that would
-# glue the whole corpus into one string).
-_WER_TRANSFORM = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
-_CER_TRANSFORM = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToListOfListOfChars()])
+# glue the whole corpus into one string). Public: xtreme_s.stats counts each utterance's errors with them.
+WER_TRANSFORM = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
+CER_TRANSFORM = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToListOfListOfChars()])
 
 
 def _error_counts(references: Sequence[str], predictions: Sequence[str], transform: jiwer.Compose) -> tuple[int, int]:
@@ -36,8 +36,8 @@ def asr_error_counts(references: Sequence[str], predictions: Sequence[str]) -> d
     """Raw error and reference-length counts, so that groups of utterances can be pooled exactly."""
     if len(references) != len(predictions):
         raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
-    w_err, w_tot = _error_counts(references, predictions, _WER_TRANSFORM)
-    c_err, c_tot = _error_counts(references, predictions, _CER_TRANSFORM)
+    w_err, w_tot = _error_counts(references, predictions, WER_TRANSFORM)
+    c_err, c_tot = _error_counts(references, predictions, CER_TRANSFORM)
     return {"word_errors": w_err, "words": w_tot, "char_errors": c_err, "chars": c_tot}
 
 
@@ -82,6 +82,11 @@ def f1_accuracy(labels: Sequence, predictions: Sequence) -> dict[str, float]:
     return {"f1": float(f1), **accuracy(labels, predictions)}
 
 
+# sacrebleu.corpus_bleu's defaults as the xtreme_s metric passes them: 13a tokenisation, exp smoothing, case-sensitive.
+BLEU_ARGS = {"smooth_method": "exp", "smooth_value": None, "force": False, "lowercase": False,
+             "tokenize": sacrebleu.BLEU.TOKENIZER_DEFAULT, "effective_order": False}
+
+
 def bleu(references: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
     """Corpus BLEU (0-100) with exactly the `xtreme_s` metric's sacreBLEU arguments (spec section 4).
 
@@ -91,9 +96,14 @@ def bleu(references: Sequence[str], predictions: Sequence[str]) -> dict[str, flo
         raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
     if not references:
         return {"bleu": float("nan")}
-    score = sacrebleu.corpus_bleu(list(predictions), [list(references)], smooth_method="exp", smooth_value=None,
-                                  force=False, lowercase=False, use_effective_order=False)
+    score = bleu_metric().corpus_score(list(predictions), [list(references)])
     return {"bleu": score.score}
+
+
+def bleu_metric() -> sacrebleu.BLEU:
+    """The sacreBLEU metric object of the `xtreme_s` metric's arguments (what `sacrebleu.corpus_bleu` builds from
+    them), shared with the per-utterance statistics of xtreme_s.stats."""
+    return sacrebleu.BLEU(**BLEU_ARGS)
 
 
 def group_means(per_language_table: dict[str, dict], groups: dict[str, Sequence[str]]) -> dict[str, dict]:
