@@ -1,6 +1,6 @@
 """`xtreme-s` console entry point: `xtreme-s run ...` (or flags directly), `xtreme-s tasks`, `xtreme-s score`,
 `xtreme-s sources`, `xtreme-s embed` (pooled per-layer embeddings of a split to a file),
-`xtreme-s lm build` (n-gram LMs for CTC decoding)."""
+`xtreme-s lm build` (n-gram LMs for CTC decoding), `xtreme-s compare` (a leaderboard of runs with intervals)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,10 @@ def _main(argv: list[str]) -> None:
         from .lm_build import main as lm_main
 
         sys.exit(lm_main(argv[1:]))
+    if argv[:1] == ["compare"]:
+        from .reports.compare import main as compare_main
+
+        sys.exit(compare_main(argv[1:]))
     if argv[:1] == ["run"]:
         argv = argv[1:]
     from . import readymade_run
