@@ -68,10 +68,10 @@ def pytest_collection_modifyitems(config, items):
                 raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{mark.name} needs reason=... (say why)")
 
 
-def run_user_cli(args: list[str], capsys, output_dir: Path | None = None, cache_dir: Path | None = None
-                 ) -> tuple[int, str]:
+def run_user_cli(args: list[str], capsys, output_dir: Path | None = None, cache_dir: Path | None = None,
+                 runner_flags: bool = True) -> tuple[int, str]:
     """The command line as a user meets it (`xtreme_s.cli.main()` on sys.argv, the one error policy included):
-    returns the exit code and stderr."""
+    returns the exit code and stderr. `runner_flags=False` for subcommands that take none of the runner's flags."""
     import sys
     from unittest import mock
 
@@ -79,8 +79,9 @@ def run_user_cli(args: list[str], capsys, output_dir: Path | None = None, cache_
 
     extra = [] if output_dir is None else ["--output_dir", str(output_dir)]
     extra += [] if cache_dir is None else ["--cache_dir", str(cache_dir)]
-    argv = ["xtreme-s", *args, *extra, "--report_to", "none", "--disable_tqdm", "True",
-            "--dataloader_num_workers", "0"]
+    argv = ["xtreme-s", *args, *extra]
+    if runner_flags:
+        argv += ["--report_to", "none", "--disable_tqdm", "True", "--dataloader_num_workers", "0"]
     capsys.readouterr()
     code = 0
     with mock.patch.object(sys, "argv", argv):

@@ -21,6 +21,9 @@ from . import robustness as rb
 logger = logging.getLogger("xtreme_s")
 
 
+BLOCK_COLUMNS = ("speaker_id", "sentence_id")
+
+
 class SpeechDataset(torch.utils.data.Dataset):
     """Rows of a common-schema dataset with their prepared labels; audio is fetched, not decoded."""
 
@@ -32,6 +35,10 @@ class SpeechDataset(torch.utils.data.Dataset):
         self.durations: list[float] = list(data["duration"])
         self.languages: list[str] = list(data["language"])
         self.ids: list[str] = list(data["id"])
+        # Speaker and sentence ids where the source has them: written beside the predictions, so that
+        # `xtreme-s compare` can resample whole speakers or sentences (their utterances are correlated).
+        self.blocks: dict[str, list[str]] = {c: [str(x) for x in data[c]] for c in BLOCK_COLUMNS
+                                             if c in data.column_names}
 
     def __len__(self) -> int:
         return len(self.durations)

@@ -68,12 +68,15 @@ def library_versions() -> dict[str, str]:
 
 
 def write_predictions(path: Path, ids: Sequence[str], languages: Sequence[str], predictions: Sequence,
-                      references: Sequence) -> None:
-    """One JSON object per line, in dataset order: id, language, prediction, reference."""
+                      references: Sequence, blocks: dict[str, Sequence] | None = None) -> None:
+    """One JSON object per line, in dataset order: id, language, prediction, reference, and the row's speaker_id /
+    sentence_id where the data has them (`blocks`: the resampling blocks of `xtreme-s compare`)."""
+    blocks = {k: v[: len(ids)] for k, v in (blocks or {}).items()}
     with open(path, "w", encoding="utf-8") as f:
-        for row in zip(ids, languages, predictions, references, strict=True):
-            f.write(json.dumps(dict(zip(("id", "language", "prediction", "reference"), row, strict=True)),
-                               ensure_ascii=False) + "\n")
+        for i, row in enumerate(zip(ids, languages, predictions, references, strict=True)):
+            item = dict(zip(("id", "language", "prediction", "reference"), row, strict=True))
+            item.update({k: v[i] for k, v in blocks.items()})
+            f.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
 @dataclass
@@ -84,9 +87,13 @@ class SplitResult:
     num_examples: int
     loss: float | None
     scores: dict[str, Any]
+    predictions_file: str | None = None  # the file of this split's predictions (what `xtreme-s compare` re-scores)
 
     def to_json(self) -> dict[str, Any]:
-        return {"num_examples": self.num_examples, "loss": self.loss, **self.scores}
+        out = {"num_examples": self.num_examples, "loss": self.loss, **self.scores}
+        if self.predictions_file is not None:
+            out["predictions_file"] = self.predictions_file
+        return out
 
 
 @dataclass

@@ -359,9 +359,10 @@ def score_splits(trainer: Any, family: TaskFamily, prepared: Prepared, roles: di
         # (retrieval), or outputs read from a cache, get no compute_metrics call, so they are scored here.
         predictions, report = tally.scored.get(split) or family.evaluate(split, raw, ds)
         extra = family.after_scoring(split, raw, ds, trainer.model)  # e.g. the CTC family's LM-decoded scores
-        results.splits[split] = SplitResult(len(ds), metrics.get(f"{role}_loss"), {**report, **extra})
         name = PREDICTIONS_FILE if role == "predict" else f"{role}_{PREDICTIONS_FILE}"
-        write_predictions(out_dir / name, ds.ids, ds.languages, predictions, tally.references[split])
+        results.splits[split] = SplitResult(len(ds), metrics.get(f"{role}_loss"), {**report, **extra}, name)
+        write_predictions(out_dir / name, ds.ids, ds.languages, predictions, tally.references[split],
+                          getattr(ds, "blocks", None))
         family.write_artifacts(out_dir, split, predictions, ds)
 
 

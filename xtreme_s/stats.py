@@ -41,7 +41,7 @@ class Resampling:
 
     n_resamples: int = 1000
     seed: int = 12345
-    unit: str = "utterance"  # or a block id (speaker_id, sentence_id): whole blocks are drawn
+    unit: str = "utterance"  # or a block id (speaker_id, sentence_id): whole blocks are drawn; "auto" per task
     confidence: float = 0.95
     interval: str = "percentile"
     p_value: str = "paired bootstrap, sacreBLEU --paired-bs definition (ties counted)"

@@ -30,6 +30,7 @@ from ..score import SCORE_TASKS, task_metrics, xtreme_s_score
 RESULTS_FILE = "results.json"
 PREDICTION_FILES = ("predictions.jsonl", "eval_predictions.jsonl")
 SCHEMA_VERSION = 1
+BLOCK_FIELDS = ("speaker_id", "sentence_id")  # what runs write beside predictions where the data has it
 ALPHA = 0.05  # a difference is marked significant when its paired p-value is below this (no multiplicity correction)
 
 
@@ -195,7 +196,7 @@ class Cell:
 
 
 def score_cell(task: str, lang: str, systems: list[System], keys: list[tuple], metric_names: list[str],
-               resampling: stats.Resampling) -> Cell:
+               resampling: stats.Resampling, unit: str = "utterance") -> Cell:
     """Point estimates with the run's own scorer; resampled values from one paired bootstrap of every system and
     metric of the cell."""
     points, blocks_of, stat_list, where = {}, None, [], []
@@ -215,8 +216,8 @@ def score_cell(task: str, lang: str, systems: list[System], keys: list[tuple], m
         for m in metric_names:
             stat_list.append(stats.utterance_stats(m, refs, preds, classes))
             where.append((s.label, m))
-    if resampling.unit != "utterance":
-        blocks_of = [by_system[systems[0].label][k].get(resampling.unit) for k in lang_keys]
+    if unit != "utterance":
+        blocks_of = [by_system[systems[0].label][k].get(unit) for k in lang_keys]
     sums = stats.bootstrap_sums(stat_list, resampling.n_resamples, resampling.rng(task, lang), blocks_of)
     samples: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
     for (label, m), summed in zip(where, sums, strict=True):
@@ -248,7 +249,6 @@ def compare(run_args: list[str], baseline: str | None = None, split: str = "test
     systems = group_systems(runs)
     base_label = base_run.label if base_run else systems[0].label
     systems.sort(key=lambda s: s.label != base_label)  # the baseline first
-    _check_units(runs, resampling)
     tasks = sorted({t for s in systems for t in s.runs}, key=lambda t: list(TASKS).index(t))
     out_tasks, per_system = {}, {s.label: {"cells": {}, "macro": {}} for s in systems}
     macro_samples: dict[str, dict[str, dict[str, np.ndarray]]] = defaultdict(dict)
@@ -259,7 +259,8 @@ def compare(run_args: list[str], baseline: str | None = None, split: str = "test
         metric_names = [m for m in having[0].runs[task].metrics() if all(m in s.runs[task].metrics() for s in having)]
         primary = having[0].runs[task].results.get("primary_metric") or TASKS[task].primary_metric
         languages = sorted({k[0] for k in keys})
-        cells = {lang: score_cell(task, lang, having, keys, metric_names, resampling) for lang in languages}
+        unit = resampling_unit([s.runs[task] for s in having], resampling.unit)
+        cells = {lang: score_cell(task, lang, having, keys, metric_names, resampling, unit) for lang in languages}
         if not info["intersection"]:
             _check_points(task, having, cells, metric_names)
         base_here = base_label if any(s.label == base_label for s in having) else None
@@ -284,7 +285,7 @@ def compare(run_args: list[str], baseline: str | None = None, split: str = "test
         out_tasks[task] = {"metric": primary, "metrics": metric_names,
                            "greater_is_better": TASKS[task].greater_is_better, "languages": languages,
                            "utterances_per_language": {lang: c.n for lang, c in cells.items()},
-                           "baseline_present": base_here is not None, **info}
+                           "baseline_present": base_here is not None, "resampling_unit": unit, **info}
     scores = _scores(systems, base_label, macro_points, macro_samples, resampling)
     return {
         "schema_version": SCHEMA_VERSION, "split": split, "baseline": base_label, "alpha": ALPHA,
@@ -302,13 +303,19 @@ def _one(system: System, attr: str) -> Any:
     return values.pop() if len(values) == 1 else " / ".join(sorted(map(str, values)))
 
 
-def _check_units(runs: list[Run], resampling: stats.Resampling) -> None:
-    if resampling.unit == "utterance":
-        return
-    for run in runs:
-        if any(r.get(resampling.unit) in (None, "") for r in run.rows):
-            raise UsageError(f"{run.path / run.predictions_file}: rows without '{resampling.unit}', so they cannot "
-                             f"be resampled in blocks of it; use --unit utterance.")
+def resampling_unit(runs: list[Run], requested: str) -> str:
+    """The resampling unit of one task: `auto` takes the first of speaker_id, sentence_id that every scored row of
+    every run carries (runs write them where the data has them), else single utterances."""
+    def carried(field_: str) -> bool:
+        return all(r.get(field_) not in (None, "") for run in runs for r in run.rows)
+
+    if requested == "auto":
+        return next((f for f in BLOCK_FIELDS if carried(f)), "utterance")
+    if requested != "utterance" and not carried(requested):
+        run = next(run for run in runs if any(r.get(requested) in (None, "") for r in run.rows))
+        raise UsageError(f"{run.path / run.predictions_file}: rows without '{requested}', so they cannot be "
+                         f"resampled in blocks of it; use --unit auto or utterance.")
+    return requested
 
 
 def _check_points(task: str, systems: list[System], cells: dict[str, Cell], metric_names: list[str]) -> None:
@@ -361,9 +368,10 @@ def main(argv: list[str] | None = None) -> int:
                              "refused); the size is reported")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=12345, help="bootstrap seed (default 12345, sacreBLEU's)")
-    parser.add_argument("--unit", default="utterance",
-                        help="resampling unit: utterance, or a field of the predictions rows (e.g. speaker_id) whose "
-                             "blocks are drawn whole (utterances of one speaker are correlated)")
+    parser.add_argument("--unit", default="auto",
+                        help="resampling unit: auto (default: speakers where the runs recorded speaker ids, else "
+                             "sentences where they recorded sentence ids, else utterances), utterance, or a field of "
+                             "the predictions rows (speaker_id, sentence_id) whose blocks are drawn whole")
     args = parser.parse_args(argv)
     if args.resamples < 10:
         raise UsageError(f"--resamples {args.resamples}: use at least 10 (1000 for reported intervals).")

@@ -58,13 +58,21 @@ def _arrow(board: dict, task: str) -> str:
     return "↑" if board["tasks"][task]["greater_is_better"] else "↓"
 
 
+def _units(board: dict) -> str:
+    """The resampling unit of each task (utterances, or blocks of one speaker or sentence)."""
+    units = {t: info.get("resampling_unit", "utterance") for t, info in board["tasks"].items()}
+    if len(set(units.values())) <= 1:
+        return next(iter(units.values()), "utterance")
+    return ", ".join(f"{t}: {u}" for t, u in units.items())
+
+
 def _header(board: dict) -> list[str]:
     r = board["resampling"]
     return [f"Split `{board['split']}`. Baseline: **{board['baseline']}**.",
             "",
             f"Cells: the metric recomputed from each run's predictions (equal to its results.json) with its "
             f"{int(100 * r['confidence'])} % {r['interval']} bootstrap interval: {r['n_resamples']} resamples, seed "
-            f"{r['seed']}, resampling unit: {r['unit']}; {r['strata']}. Error rates, accuracy, F1 and P@1 in %, "
+            f"{r['seed']}, resampling unit: {_units(board)}; {r['strata']}. Error rates, accuracy, F1 and P@1 in %, "
             "BLEU 0-100.",
             f"Differences: system minus baseline on the same resamples (paired), with interval and p-value "
             f"({r['p_value']}); \\* marks p < {board['alpha']} (no correction for multiple comparisons)."]

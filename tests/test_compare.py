@@ -1,0 +1,90 @@
+"""`xtreme-s compare` through the real entry point, on a mini-benchmark run and runs built from its predictions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from conftest import run_cli, run_user_cli
+
+from xtreme_s.metrics import per_language, wer_cer
+
+QUICK = ["--mini", "--dataset_config_name", "mls.all", "--do_train", "--do_predict", "--max_steps", "1",
+         "--per_device_train_batch_size", "2", "--max_train_samples", "2", "--per_device_eval_batch_size", "8",
+         "--eval_strategy", "no", "--save_strategy", "no", "--seed", "0"]
+
+
+def _rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+
+
+def _variant(src: Path, dst: Path, change, seed: int) -> Path:
+    """A copy of a run whose predictions `change` rewrote, with results.json rescored as the runner scores."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "*.png"))
+    rows = change(_rows(src))
+    (dst / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = json.loads((src / "results.json").read_text())
+    report = per_language([r["reference"] for r in rows], [r["prediction"] for r in rows],
+                          [r["language"] for r in rows], wer_cer)
+    res["splits"]["test"].update(report, num_examples=len(rows))
+    res["hyperparameters"]["seed"] = seed
+    (dst / "results.json").write_text(json.dumps(res))
+    return dst
+
+
+def _compare(args: list[str], out: Path, capsys) -> tuple[int, str, dict | None]:
+    code, err = run_user_cli(["compare", *args, "--output_dir", str(out), "--resamples", "200"], capsys,
+                             runner_flags=False)
+    board = json.loads((out / "leaderboard.json").read_text()) if (out / "leaderboard.json").exists() else None
+    return code, err, board
+
+
+def _cells(board: dict, label: str) -> list[dict]:
+    system = next(s for s in board["systems"] if s["label"] == label)
+    return [e["wer"] for langs in system["cells"].values() for e in langs.values()] + \
+        [system["macro"]["mls"]["wer"]]
+
+
+def test_compare_runs_marks_what_is_significant_and_refuses_different_utterances(tmp_path, hf_cache, capsys):
+    run = tmp_path / "trained"
+    results = run_cli(QUICK, run, hf_cache)
+    rows = _rows(run)
+    assert results["splits"]["test"]["predictions_file"] == "predictions.jsonl"
+    assert all(r.get("speaker_id") for r in rows)  # MLS has speaker ids: written for block resampling
+    perfect = _variant(run, tmp_path / "perfect", lambda rs: [{**r, "prediction": r["reference"]} for r in rs], 1)
+    fewer = _variant(run, tmp_path / "fewer", lambda rs: rs[1:], 2)
+
+    # The run against itself (a copy under another label): zero difference, p = 1, nothing marked.
+    code, err, board = _compare([f"A={run}", f"B={run}", f"perfect={perfect}", "--baseline", f"A={run}"],
+                                tmp_path / "lb", capsys)
+    assert code == 0, err
+    assert board["baseline"] == "A" and board["tasks"]["mls"]["resampling_unit"] == "speaker_id"
+    for e in _cells(board, "B"):
+        assert e["diff"] == 0 and e["p_value"] == 1.0 and not e["significant"]
+    # Point estimates are the runs' own results.json values, with an interval around them.
+    table = results["splits"]["test"]["per_language"]
+    system = next(s for s in board["systems"] if s["label"] == "A")
+    for lang, cell in system["cells"]["mls"].items():
+        assert cell["wer"]["value"] == table[lang]["wer"] and cell["cer"]["value"] == table[lang]["cer"]
+        assert cell["wer"]["low"] <= cell["wer"]["value"] <= cell["wer"]["high"]
+    assert system["macro"]["mls"]["wer"]["value"] == results["splits"]["test"]["macro"]["wer"]
+    # Transcribing everything right is marked significant wherever the baseline made errors.
+    better = next(s for s in board["systems"] if s["label"] == "perfect")
+    assert better["macro"]["mls"]["wer"]["value"] == 0 and better["macro"]["mls"]["wer"]["significant"]
+    assert better["macro"]["mls"]["wer"]["diff_high"] < 0
+    out = tmp_path / "lb"
+    md, page = (out / "leaderboard.md").read_text(), (out / "leaderboard.html").read_text()
+    assert "| perfect |" in md and "\\*" in md and "| B |" in md
+    assert "<script>" in page and "http" not in page.replace("http-equiv", "")  # no network, nothing fetched
+    assert "data:image/png;base64," in page and (out / "chart_mls.png").stat().st_size > 0
+    assert (out / "chart_differences.png").stat().st_size > 0
+
+    # Different utterance sets: refused in one line naming the difference, unless --intersection.
+    code, err, _ = _compare([str(run), str(fewer)], tmp_path / "refused", capsys)
+    assert code == 2 and err.count("\n") == 1 and "different utterances" in err and "--intersection" in err
+    code, err, board = _compare([str(run), str(fewer), "--intersection"], tmp_path / "inter", capsys)
+    assert code == 0, err
+    info = board["tasks"]["mls"]
+    assert info["intersection"] and info["utterances"] == len(rows) - 1
+    assert "intersection of the runs' utterances" in (tmp_path / "inter" / "leaderboard.md").read_text()
