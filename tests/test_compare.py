@@ -34,7 +34,7 @@ def _variant(src: Path, dst: Path, change, seed: int) -> Path:
 
 
 def _compare(args: list[str], out: Path, capsys) -> tuple[int, str, dict | None]:
-    code, err = run_user_cli(["compare", *args, "--output_dir", str(out), "--resamples", "200"], capsys,
+    code, err = run_user_cli(["compare", *args, "--output_dir", str(out), "--resamples", "1000"], capsys,
                              runner_flags=False)
     board = json.loads((out / "leaderboard.json").read_text()) if (out / "leaderboard.json").exists() else None
     return code, err, board
@@ -69,6 +69,13 @@ def test_compare_runs_marks_what_is_significant_and_refuses_different_utterances
         assert cell["wer"]["value"] == table[lang]["wer"] and cell["cer"]["value"] == table[lang]["cer"]
         assert cell["wer"]["low"] <= cell["wer"]["value"] <= cell["wer"]["high"]
     assert system["macro"]["mls"]["wer"]["value"] == results["splits"]["test"]["macro"]["wer"]
+    # ... and the run's own results.json carries the same intervals (the same draws), per language and macro.
+    intervals = results["splits"]["test"]["intervals"]
+    assert intervals["resampling"]["unit"] == "speaker_id" and set(intervals["per_language"]) == set(table)
+    for lang, cell in system["cells"]["mls"].items():
+        for m in ("wer", "cer"):
+            assert intervals["per_language"][lang][m] == [cell[m]["low"], cell[m]["high"]]
+    assert intervals["macro"]["cer"] == [system["macro"]["mls"]["cer"]["low"], system["macro"]["mls"]["cer"]["high"]]
     # Transcribing everything right is marked significant wherever the baseline made errors.
     better = next(s for s in board["systems"] if s["label"] == "perfect")
     assert better["macro"]["mls"]["wer"]["value"] == 0 and better["macro"]["mls"]["wer"]["significant"]

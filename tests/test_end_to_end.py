@@ -36,7 +36,10 @@ def test_ctc_train_eval_predict_writes_results(config, tmp_path, hf_cache, monke
     assert sum(row["num_examples"] for row in test["per_language"].values()) == test["num_examples"]
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(lines) == test["num_examples"]
-    assert set(lines[0]) == {"id", "language", "prediction", "reference"}
+    # speaker_id / sentence_id where the source has them (block resampling of `xtreme-s compare`)
+    assert {"id", "language", "prediction", "reference"} <= set(lines[0]) <= {
+        "id", "language", "prediction", "reference", "speaker_id", "sentence_id"}
+    assert set(test["intervals"]["per_language"]) == set(test["per_language"])
     assert (out / "eval_predictions.jsonl").exists() and (out / "predict_results.json").exists()
     for name in ("vocab.json", "config.json", "model.safetensors"):
         assert (out / name).exists(), name

@@ -88,9 +88,13 @@ class SplitResult:
     loss: float | None
     scores: dict[str, Any]
     predictions_file: str | None = None  # the file of this split's predictions (what `xtreme-s compare` re-scores)
+    # 95 % bootstrap intervals of every metric, per language and macro, and how they were made (xtreme_s.stats)
+    intervals: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {"num_examples": self.num_examples, "loss": self.loss, **self.scores}
+        if self.intervals is not None:
+            out["intervals"] = self.intervals
         if self.predictions_file is not None:
             out["predictions_file"] = self.predictions_file
         return out

@@ -18,7 +18,7 @@ import torch
 import transformers
 from transformers import set_seed
 
-from . import encoders, output_dir, parquet_audio, protocols
+from . import encoders, output_dir, parquet_audio, protocols, stats
 from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
 from .distributed import check_sharding
 from .errors import UsageError
@@ -360,10 +360,22 @@ def score_splits(trainer: Any, family: TaskFamily, prepared: Prepared, roles: di
         predictions, report = tally.scored.get(split) or family.evaluate(split, raw, ds)
         extra = family.after_scoring(split, raw, ds, trainer.model)  # e.g. the CTC family's LM-decoded scores
         name = PREDICTIONS_FILE if role == "predict" else f"{role}_{PREDICTIONS_FILE}"
-        results.splits[split] = SplitResult(len(ds), metrics.get(f"{role}_loss"), {**report, **extra}, name)
+        results.splits[split] = SplitResult(len(ds), metrics.get(f"{role}_loss"), {**report, **extra}, name,
+                                            metric_intervals(results.task, report, predictions,
+                                                             tally.references[split], ds))
         write_predictions(out_dir / name, ds.ids, ds.languages, predictions, tally.references[split],
                           getattr(ds, "blocks", None))
         family.write_artifacts(out_dir, split, predictions, ds)
+
+
+def metric_intervals(task: str, report: dict, predictions: list, references: list, ds: Any) -> dict:
+    """95 % bootstrap intervals of every metric the split reports, per language and macro (xtreme_s.stats; the
+    draws `xtreme-s compare` makes for this task). Rows without a prediction (retrieval keys) are not scored."""
+    rows = [i for i, p in enumerate(predictions) if p is not None]
+    names = [m for m in report.get("macro", {}) if m in stats.METRICS]
+    blocks = {k: [v[i] for i in rows] for k, v in (getattr(ds, "blocks", None) or {}).items()}
+    return stats.split_intervals(names, [references[i] for i in rows], [predictions[i] for i in rows],
+                                 [ds.languages[i] for i in rows], stats.Resampling(), task, blocks)
 
 
 # -- what the run leaves behind -------------------------------------------------------------------------------

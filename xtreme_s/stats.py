@@ -239,19 +239,31 @@ def estimate(value: float, samples: np.ndarray, confidence: float = 0.95, baseli
     return out
 
 
-def metric_intervals(metric: str, references: Sequence, predictions: Sequence, languages: Sequence[str],
-                     resampling: Resampling, stratum: str = "") -> dict:
-    """Intervals of one metric per language and of its macro mean over languages (for results.json): each
-    language resampled on its own, the macro mean taken per resample."""
+def split_intervals(metric_names: Sequence[str], references: Sequence, predictions: Sequence,
+                    languages: Sequence[str], resampling: Resampling, stratum: str = "",
+                    blocks: dict[str, Sequence] | None = None) -> dict:
+    """The intervals of a run's reported metrics on one split (results.json `intervals`): per language and of the
+    macro mean over languages, `[low, high]` in the metric's units. Each language is resampled on its own (by whole
+    speakers or sentences when `blocks` has their ids, the first of speaker_id, sentence_id), one draw for all
+    metrics, and the macro mean is taken per resample. `stratum` seeds the draws (xtreme-s compare uses the task
+    name, so its intervals are the same)."""
+    names = [m for m in metric_names if m in METRICS]
+    unit = next((k for k in ("speaker_id", "sentence_id") if blocks and k in blocks), "utterance")
     langs = sorted(set(languages))
-    classes = class_list(references, predictions) if metric == "f1" else None
-    per_lang, samples = {}, []
+    classes = class_list(references, predictions) if "f1" in names else None
+    per_lang: dict[str, dict] = {}
+    samples: dict[str, list] = {m: [] for m in names}
     for lang in langs:
         rows = [i for i, x in enumerate(languages) if x == lang]
-        s = utterance_stats(metric, [references[i] for i in rows], [predictions[i] for i in rows], classes)
-        (sums,) = bootstrap_sums([s], resampling.n_resamples, resampling.rng(stratum, lang))
-        values = corpus_metric(metric, sums)
-        samples.append(values)
-        per_lang[lang] = percentile_interval(values, resampling.confidence)
-    macro = percentile_interval(np.mean(samples, axis=0), resampling.confidence) if samples else (None, None)
-    return {"per_language": {k: list(v) for k, v in per_lang.items()}, "macro": list(macro)}
+        refs, preds = [references[i] for i in rows], [predictions[i] for i in rows]
+        unit_ids = [blocks[unit][i] for i in rows] if unit != "utterance" else None
+        sums = bootstrap_sums([utterance_stats(m, refs, preds, classes if m == "f1" else None) for m in names],
+                              resampling.n_resamples, resampling.rng(stratum, lang), unit_ids)
+        per_lang[lang] = {}
+        for m, summed in zip(names, sums, strict=True):
+            values = corpus_metric(m, summed)
+            samples[m].append(values)
+            per_lang[lang][m] = list(percentile_interval(values, resampling.confidence))
+    macro = {m: list(percentile_interval(np.mean(v, axis=0), resampling.confidence)) for m, v in samples.items() if v}
+    return {"per_language": per_lang, "macro": macro,
+            "resampling": {**resampling.to_json(), "unit": unit}}
