@@ -31,7 +31,9 @@ RESULTS_FILE = "results.json"
 PREDICTION_FILES = ("predictions.jsonl", "eval_predictions.jsonl")
 SCHEMA_VERSION = 1
 BLOCK_FIELDS = ("speaker_id", "sentence_id")  # what runs write beside predictions where the data has it
-ALPHA = 0.05  # a difference is marked significant when its paired p-value is below this (no multiplicity correction)
+# A difference is marked significant when its paired p-value is below this and its 95 % interval excludes 0 (no
+# correction for multiple comparisons).
+ALPHA = 0.05
 
 
 @dataclass
@@ -147,7 +149,7 @@ def group_systems(runs: list[Run]) -> list[System]:
     systems: dict[str, System] = {}
     for run in runs:
         if not run.label:
-            run.label = f"{run.encoder} · {run.protocol} · seed {run.seed}"
+            run.label = f"{Path(str(run.results.get('model'))).name} · {run.protocol} · seed {run.seed}"
         sys_ = systems.setdefault(run.label, System(run.label))
         if run.task in sys_.runs:
             raise UsageError(f"two runs of {run.task} for one row '{run.label}': {sys_.runs[run.task].path} and "
@@ -229,7 +231,10 @@ def _est(value: float, samples: np.ndarray, base: tuple | None, resampling: stat
     e = stats.estimate(value, samples, resampling.confidence, *(base or (None, None)))
     out = e.to_json()
     if base is not None:
-        out["significant"] = out["p_value"] is not None and out["p_value"] < ALPHA
+        # sacreBLEU's p-value centres |d|, so it behaves as a one-sided test: alone it would mark differences whose
+        # two-sided 95 % interval still holds 0. A cell is marked when both say so.
+        excludes_zero = out["diff_low"] is not None and (out["diff_low"] > 0 or out["diff_high"] < 0)
+        out["significant"] = out["p_value"] is not None and out["p_value"] < ALPHA and excludes_zero
     return out
 
 

@@ -75,7 +75,8 @@ def _header(board: dict) -> list[str]:
             f"{r['seed']}, resampling unit: {_units(board)}; {r['strata']}. Error rates, accuracy, F1 and P@1 in %, "
             "BLEU 0-100.",
             f"Differences: system minus baseline on the same resamples (paired), with interval and p-value "
-            f"({r['p_value']}); \\* marks p < {board['alpha']} (no correction for multiple comparisons)."]
+            f"({r['p_value']}); \\* marks p < {board['alpha']} with an interval that excludes 0 (no correction "
+            "for multiple comparisons)."]
 
 
 def to_markdown(board: dict) -> str:
@@ -243,7 +244,9 @@ def task_chart(board: dict, task: str, path: Path) -> Path:
         ax.errorbar(x, y, yerr=[lo, hi], fmt="o", capsize=3, label=_wrap(s["label"], 60))
         top = max([top, *[(e["high"] or 0) * scale(m) * 1.05 for e in ests]])
     ax.set_xticks(range(len(langs)), langs)
-    ax.set_ylim(0, top)  # the metric's natural range: 0-100 (an error rate can pass 100)
+    # The metric's natural range, 0-100 (an error rate can pass 100), a little below 0 so zeros show whole.
+    ax.set_ylim(-0.03 * top, top)
+    ax.axhline(0, color="0.6", lw=0.8)
     ax.set_ylabel(f"{NAMES[m]} ({unit(m)}; {'higher' if info['greater_is_better'] else 'lower'} is better)")
     ax.set_title(_wrap(f"{task} ({board['split']}): {NAMES[m]} per language and macro average, with 95 % bootstrap "
                        f"intervals ({board['resampling']['n_resamples']} resamples)", int(fig.get_figwidth() * 10)),
@@ -261,9 +264,10 @@ def difference_heatmap(board: dict, path: Path) -> Path | None:
     import numpy as np
 
     plt = _pyplot()
-    cols = [(t, lang) for t, info in board["tasks"].items() if info["baseline_present"] for lang in
-            [*info["languages"], "macro"]]
     rows = [s for s in board["systems"][1:]]
+    # Columns of tasks that at least one system shares with the baseline.
+    cols = [(t, lang) for t, info in board["tasks"].items() if info["baseline_present"]
+            and any(t in s["cells"] for s in rows) for lang in [*info["languages"], "macro"]]
     if not cols or not rows:
         return None
     from matplotlib.colors import TwoSlopeNorm
@@ -296,7 +300,8 @@ def difference_heatmap(board: dict, path: Path) -> Path | None:
     ax.set_yticks(range(len(rows)), [_wrap(s["label"], 40) for s in rows], fontsize=8)
     fig.colorbar(im, ax=ax, label="better (+) / worse (−)")
     ax.set_title(_wrap(f"Difference from {board['baseline']} (system − baseline, % points; BLEU points). Colour: "
-                       f"better or worse with p < {board['alpha']} (*, paired bootstrap); grey: not significant",
+                       f"better or worse with p < {board['alpha']} and a 95 % interval without 0 (*, paired "
+                       "bootstrap); grey: not significant; —: no run",
                        int(fig.get_figwidth() * 11)), fontsize=9)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
