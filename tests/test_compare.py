@@ -6,7 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import run_cli, run_user_cli
+import jsonschema
+from conftest import ROOT, run_cli, run_user_cli
 
 from xtreme_s.metrics import per_language, wer_cer
 
@@ -81,6 +82,8 @@ def test_compare_runs_marks_what_is_significant_and_refuses_different_utterances
     assert better["macro"]["mls"]["wer"]["value"] == 0 and better["macro"]["mls"]["wer"]["significant"]
     assert better["macro"]["mls"]["wer"]["diff_high"] < 0
     out = tmp_path / "lb"
+    schema = json.loads((ROOT / "docs" / "leaderboard.schema.json").read_text())
+    jsonschema.validate(board, schema)  # the documented shape
     md, page = (out / "leaderboard.md").read_text(), (out / "leaderboard.html").read_text()
     assert "| perfect |" in md and "\\*" in md and "| B |" in md
     assert "<script>" in page and "http" not in page.replace("http-equiv", "")  # no network, nothing fetched
