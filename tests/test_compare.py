@@ -98,3 +98,49 @@ def test_compare_runs_marks_what_is_significant_and_refuses_different_utterances
     info = board["tasks"]["mls"]
     assert info["intersection"] and info["utterances"] == len(rows) - 1
     assert "intersection of the runs' utterances" in (tmp_path / "inter" / "leaderboard.md").read_text()
+
+
+def _fake_run(out: Path, task: str, rows: list[dict], model: str) -> str:
+    """A run's results.json and predictions.jsonl as the runner writes them, scored by the runner's own code."""
+    from xtreme_s.metrics import SCORERS
+    from xtreme_s.registry import TASKS
+
+    spec = TASKS[task]
+    out.mkdir(parents=True)
+    (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = per_language([r["reference"] for r in rows], [r["prediction"] for r in rows],
+                          [r["language"] for r in rows], SCORERS[spec.primary_metric])
+    (out / "results.json").write_text(json.dumps({
+        "task": task, "config_name": f"{spec.prefix}.all", "family": spec.family, "model": model,
+        "primary_metric": spec.primary_metric, "protocol": {"name": "finetune"}, "hyperparameters": {"seed": 0},
+        "splits": {"test": {"num_examples": len(rows), **report, "predictions_file": "predictions.jsonl"}}}))
+    return str(out)
+
+
+def test_overall_score_with_its_interval_equals_the_score_of_the_runs(tmp_path):
+    import random
+
+    from xtreme_s.reports.compare import compare
+    from xtreme_s.score import collect
+    from xtreme_s.stats import Resampling
+
+    rnd = random.Random(0)
+    words = "alpha beta gamma delta epsilon zeta eta theta".split()
+    runs = {"A": [], "B": []}
+    for task, kind in (("fleurs-asr", "text"), ("mls", "text"), ("voxpopuli", "text"), ("covost2", "text"),
+                       ("fleurs-lang_id", "label"), ("minds14", "label")):
+        refs = [(" ".join(rnd.choices(words, k=6)) if kind == "text" else rnd.choice("abcd"), lang)
+                for lang in ("x1", "x2") for _ in range(12)]
+        for system, keep in (("A", 0.5), ("B", 0.8)):
+            rows = [{"id": f"u{i}", "language": lang, "reference": ref,
+                     "prediction": (" ".join(w if rnd.random() < keep else "zzz" for w in ref.split())
+                                    if kind == "text" else (ref if rnd.random() < keep else "e"))}
+                    for i, (ref, lang) in enumerate(refs)]
+            runs[system].append(_fake_run(tmp_path / system / task, task, rows, f"org/{system}"))
+    board = compare(runs["A"] + runs["B"], resampling=Resampling(n_resamples=300))
+    for system, label in (("A", "A · finetune · seed 0"), ("B", "B · finetune · seed 0")):
+        row = next(s for s in board["systems"] if s["label"] == label)
+        expected = collect(runs[system]).result["score"]
+        assert row["score"]["value"] == expected and row["score"]["low"] < expected < row["score"]["high"]
+    b = board["systems"][1]
+    assert b["score"]["diff"] > 0 and b["score"]["significant"]  # B gets far more right in every task
