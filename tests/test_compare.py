@@ -108,8 +108,9 @@ def _fake_run(out: Path, task: str, rows: list[dict], model: str) -> str:
     spec = TASKS[task]
     out.mkdir(parents=True)
     (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = per_language([r["reference"] for r in rows], [r["prediction"] for r in rows],
-                          [r["language"] for r in rows], SCORERS[spec.primary_metric])
+    scored = [r for r in rows if r["prediction"] is not None]  # as RetrievalFamily.score
+    report = per_language([r["reference"] for r in scored], [r["prediction"] for r in scored],
+                          [r["language"] for r in scored], SCORERS[spec.primary_metric])
     (out / "results.json").write_text(json.dumps({
         "task": task, "config_name": f"{spec.prefix}.all", "family": spec.family, "model": model,
         "primary_metric": spec.primary_metric, "protocol": {"name": "finetune"}, "hyperparameters": {"seed": 0},
@@ -137,7 +138,14 @@ def test_overall_score_with_its_interval_equals_the_score_of_the_runs(tmp_path):
                                     if kind == "text" else (ref if rnd.random() < keep else "e"))}
                     for i, (ref, lang) in enumerate(refs)]
             runs[system].append(_fake_run(tmp_path / system / task, task, rows, f"org/{system}"))
+    for system, hits in (("A", 3), ("B", 5)):  # retrieval: key rows have no prediction and are not scored
+        rows = [{"id": f"q{i}", "language": "x1", "reference": f"s{i}", "prediction": f"s{i}" if i < hits else "s9"}
+                for i in range(6)] + [{"id": f"k{i}", "language": "en", "reference": f"s{i}", "prediction": None}
+                                      for i in range(6)]
+        runs[system].append(_fake_run(tmp_path / system / "retrieval", "fleurs-retrieval", rows, f"org/{system}"))
     board = compare(runs["A"] + runs["B"], resampling=Resampling(n_resamples=300))
+    p_at_1 = [s["cells"]["fleurs-retrieval"]["x1"]["precision_at_1"]["value"] for s in board["systems"]]
+    assert p_at_1 == [0.5, 5 / 6] and board["tasks"]["fleurs-retrieval"]["languages"] == ["x1"]
     for system, label in (("A", "A · finetune · seed 0"), ("B", "B · finetune · seed 0")):
         row = next(s for s in board["systems"] if s["label"] == label)
         expected = collect(runs[system]).result["score"]
