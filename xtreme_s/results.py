@@ -110,6 +110,9 @@ class DataRecord:
     layouts: dict[str, Any] = field(default_factory=dict)
     warnings: list[Any] = field(default_factory=list)
     raw_transcripts_without_audio: dict[str, Any] = field(default_factory=dict)
+    # The kind of data: hub, mirror, local (a --data_dir folder) or mini (the bundled synthetic benchmark), and the
+    # folder's name; the model card and results.md say which.
+    source: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, record: dict[str, Any]) -> DataRecord:
@@ -119,8 +122,9 @@ class DataRecord:
                    raw_transcripts_without_audio=record.get("raw_transcripts_without_audio", {}))
 
     def to_json(self) -> dict[str, Any]:
-        return {"revisions": self.revisions, "num_files": self.num_files, "layouts": self.layouts,
-                "warnings": self.warnings, "raw_transcripts_without_audio": self.raw_transcripts_without_audio}
+        return {"source": self.source, "revisions": self.revisions, "num_files": self.num_files,
+                "layouts": self.layouts, "warnings": self.warnings,
+                "raw_transcripts_without_audio": self.raw_transcripts_without_audio}
 
 
 @dataclass
@@ -142,6 +146,8 @@ class Results:
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> reason -> count
     notes: dict[str, Any] = field(default_factory=dict)  # family-specific facts, per split where they differ
     protocol: dict[str, Any] = field(default_factory=dict)  # what was trained, parameter counts, details
+    # Where the pretrained weights came from: {"name", "revision"} (a LoRA directory's base model, else `model`)
+    base_model: dict[str, Any] = field(default_factory=dict)
     data: DataRecord = field(default_factory=DataRecord)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
@@ -157,7 +163,8 @@ class Results:
         out["splits"] = {split: result.to_json() for split, result in self.splits.items()}
         if self.train is not None:
             out["train"] = self.train
-        out.update(skipped=self.skipped, notes=self.notes, protocol=self.protocol, data=self.data.to_json(),
+        out.update(skipped=self.skipped, notes=self.notes, protocol=self.protocol, base_model=self.base_model,
+                   data=self.data.to_json(),
                    hyperparameters=self.hyperparameters, versions=self.versions)
         return _clean(out) if clean else out
 

@@ -19,7 +19,7 @@ import transformers
 from transformers import set_seed
 
 from . import encoders, output_dir, parquet_audio, protocols, stats
-from .args import DataArguments, ModelArguments, XtremeSTrainingArguments
+from .args import MINI_ROOT, DataArguments, ModelArguments, XtremeSTrainingArguments
 from .distributed import check_sharding
 from .errors import UsageError
 from .families import Prepared, TaskFamily, get_family
@@ -81,6 +81,10 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     if not trainer.is_world_process_zero():
         return None
     complete_results(results, tally, protocol.report(model) | parameters, ctx, model_args, training_args)
+    # Where the pretrained weights came from (a LoRA directory's base model) and the kind of data read: the model
+    # card says "fine-tuned from" / "probed on" it and labels a mini-benchmark run a smoke test.
+    results.base_model = {"name": family.weights_source.name, "revision": family.weights_source.revision}
+    results.data.source = data_source(data_args)
     return write_outputs(results, trainer, roles, training_args)
 
 
@@ -376,6 +380,19 @@ def metric_intervals(task: str, report: dict, predictions: list, references: lis
     blocks = {k: [v[i] for i in rows] for k, v in (getattr(ds, "blocks", None) or {}).items()}
     return stats.split_intervals(names, [references[i] for i in rows], [predictions[i] for i in rows],
                                  [ds.languages[i] for i in rows], stats.Resampling(), task, blocks)
+
+
+def data_source(data_args: DataArguments) -> dict[str, str]:
+    """The kind of data a run read (results.json `data.source`): `mini` (the bundled synthetic benchmark), `local`
+    (--data_dir), `mirror` (--mirror_root) or `hub`, with the folder's name (not its path)."""
+    folder = data_args.data_dir or data_args.mirror_root
+    if folder and Path(folder).resolve().is_relative_to(MINI_ROOT.resolve()):
+        return {"kind": "mini", "name": MINI_ROOT.name}
+    if data_args.data_dir:
+        return {"kind": "local", "name": Path(data_args.data_dir).name}
+    if data_args.mirror_root:
+        return {"kind": "mirror", "name": Path(data_args.mirror_root).name}
+    return {"kind": "hub"}
 
 
 # -- what the run leaves behind -------------------------------------------------------------------------------

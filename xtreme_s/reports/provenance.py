@@ -1,0 +1,116 @@
+"""What a run really was, in words, for the model card and results.md: which base model (a Hub id at a revision, or
+a local checkpoint by name, never an absolute path), what was done to it (fine-tuned, probed, LoRA, MMS adapters, or
+only evaluated), on which data (the Hub sources at their revisions, a mirror, a local folder, or the bundled mini
+benchmark: synthetic speech, a smoke test), and whether the numbers are the benchmark's (test split of the real data:
+the only case the card's model-index carries metrics). Reads only results.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+VERBS = {"finetune": "Fine-tuned from", "probe": "Probed on", "lora": "LoRA on", "adapters": "MMS adapters on"}
+PROTOCOL_NOTES = {
+    "finetune": "every parameter trained except the convolutional front end when it is frozen",
+    "probe": "the encoder frozen; a weighted sum of its layers and a small head trained",
+    "lora": "low-rank adapters on the encoder's attention trained, the head in full",
+    "adapters": "per-language MMS attention adapters and the head trained",
+}
+SMOKE_TEST = ("**Smoke test on synthetic data**: this run read the bundled mini benchmark (a few seconds of speech "
+              "synthesised with espeak-ng per language, and a tiny random model). Its numbers only show that the "
+              "pipeline runs; they say nothing about any model's quality.")
+
+
+def is_local(name: str) -> bool:
+    """A folder rather than a Hub id: an absolute or relative path, or a name with more than one slash."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or Path(name).is_dir()
+
+
+def model_name(name: str | None, revision: str | None = None) -> str:
+    """A Hub id with its revision, or "local checkpoint NAME" (the folder's last part: an absolute path means
+    nothing to a reader and leaks the machine's layout)."""
+    if not name:
+        return "an unknown model"
+    if is_local(name):
+        return f"local checkpoint `{Path(name.rstrip('/')).name}`"
+    return f"`{name}` (revision `{revision}`)" if revision else f"`{name}` (default branch)"
+
+
+def base_model(res: dict) -> dict[str, Any]:
+    """Where the pretrained weights came from: results.json `base_model` (what the runner loaded; a LoRA
+    directory's base), else `model`."""
+    base = res.get("base_model") or {}
+    name = base.get("name") or res.get("model")
+    return {"name": name, "revision": base.get("revision"), "local": is_local(str(name or ""))}
+
+
+def provenance_line(res: dict) -> str:
+    """"Fine-tuned from `facebook/...` (revision ...)", "Probed on local checkpoint `x`", or "Evaluated only"."""
+    base = base_model(res)
+    named = model_name(base["name"], base["revision"])
+    protocol = str((res.get("protocol") or {}).get("name") or "finetune")
+    if not res.get("train"):
+        return f"Evaluated only (no training in this run): {named}, {protocol} checkpoint."
+    return f"{VERBS.get(protocol, protocol + ' on')} {named} ({PROTOCOL_NOTES.get(protocol, protocol)})."
+
+
+def data_source(res: dict) -> dict[str, Any]:
+    """results.json `data.source` (kind: hub, mirror, local, mini) with the repositories and revisions read."""
+    data = res.get("data") or {}
+    source = dict(data.get("source") or {})
+    kind = source.get("kind")
+    revisions = data.get("revisions") or {}
+    if kind is None:  # runs written before `data.source`: the mini benchmark's mirror is recognisable by name
+        mirrors = [str(v.get("mirror")) for v in revisions.values() if isinstance(v, dict) and v.get("mirror")]
+        kind = "mini" if any("mini_benchmark" in m for m in mirrors) else "mirror" if mirrors else "hub"
+    source["kind"] = kind
+    source["repositories"] = {repo: (v.get("commit") or v.get("requested")) if isinstance(v, dict) else v
+                              for repo, v in revisions.items()}
+    return source
+
+
+def data_line(res: dict) -> str:
+    src = data_source(res)
+    repos = ", ".join(f"`{r}`" + (f" at `{rev}`" if rev else "") for r, rev in src["repositories"].items())
+    kind = src["kind"]
+    if kind == "mini":
+        return "Data: the bundled mini benchmark (synthetic speech laid out like " + (repos or "the real sources") + \
+            "): a smoke test."
+    if kind == "mirror":
+        return f"Data: a local mirror (`{src.get('name', 'mirror')}`) of {repos or 'the XTREME-S sources'}."
+    if kind == "local":
+        return f"Data: a local folder (`{src.get('name', 'data_dir')}`), not the Hub sources."
+    return f"Data: the XTREME-S sources on the Hugging Face Hub: {repos or 'revisions not recorded'}."
+
+
+def is_benchmark_test(res: dict, split: str) -> bool:
+    """Whether `split` is the benchmark's real test data: the test split read from the Hub or a mirror of it."""
+    return split == "test" and data_source(res)["kind"] in ("hub", "mirror")
+
+
+def eval_results(res: dict) -> list:
+    """The model-index entries (huggingface_hub EvalResult): the macro average of each reported metric on the real
+    test split, in percent (BLEU 0-100); none for anything else (validation, mini benchmark, local data)."""
+    from huggingface_hub import EvalResult
+
+    from ..registry import TASKS
+
+    if not is_benchmark_test(res, "test") or "test" not in (res.get("splits") or {}):
+        return []
+    split = res["splits"]["test"]
+    task = TASKS.get(res.get("task"))
+    hub_task = {"ctc": "automatic-speech-recognition", "seq2seq": "automatic-speech-recognition",
+                "classification": "audio-classification", "retrieval": "feature-extraction"}.get(res.get("family"))
+    out = []
+    for metric, value in (split.get("macro") or {}).items():
+        if value is None:
+            continue
+        out.append(EvalResult(task_type=hub_task or "automatic-speech-recognition", dataset_type="google/xtreme_s",
+                              dataset_name=f"XTREME-S {res.get('config_name')}",
+                              dataset_config=res.get("config_name"), dataset_split="test",
+                              metric_type=metric, metric_name=f"{metric} (macro over languages"
+                              + (", BLEU 0-100)" if metric == "bleu" else ", %)"),
+                              metric_value=round(value if metric == "bleu" else 100 * value, 2),
+                              task_name=task.description if task else None))
+    return out
