@@ -24,6 +24,9 @@ def test_mini_run_is_a_smoke_test_with_a_local_checkpoint_and_no_model_index():
     assert line.startswith("Probed on local checkpoint `tiny-xls-r`") and "/home" not in line
     assert "mini benchmark" in provenance.data_line(MINI) and "smoke test" in provenance.data_line(MINI)
     assert provenance.eval_results(MINI) == []
+    meta, intro = provenance.card_metadata(MINI, "run").to_dict(), provenance.card_intro(MINI, "run")
+    assert "smoke-test" in meta["tags"] and not meta.get("eval_results") and not meta.get("base_model")
+    assert "Smoke test on synthetic data" in intro and "tiny random model" in intro and "/home" not in intro
     lora_eval = {**MINI, "protocol": {"name": "lora"}, "train": None}
     assert provenance.provenance_line(lora_eval).startswith("Evaluated only")
 
@@ -36,6 +39,9 @@ def test_real_source_run_names_hub_model_and_revision_and_reports_test_metrics()
     results = provenance.eval_results(REAL)
     assert [(r.metric_type, r.metric_value, r.dataset_split) for r in results] == [("f1", 0.95, "test"),
                                                                                   ("accuracy", 7.14, "test")]
+    meta = provenance.card_metadata(REAL, "run").to_dict()
+    assert meta["base_model"] == "facebook/wav2vec2-xls-r-300m" and meta["datasets"] == ["PolyAI/minds14"]
+    assert "model-index above" in provenance.card_intro(REAL, "run")
     validation_only = {**REAL, "splits": {"validation": REAL["splits"]["test"]}}
     assert not provenance.is_benchmark_test(validation_only, "validation")
     assert provenance.eval_results(validation_only) == []

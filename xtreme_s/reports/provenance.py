@@ -18,8 +18,8 @@ PROTOCOL_NOTES = {
     "adapters": "per-language MMS attention adapters and the head trained",
 }
 SMOKE_TEST = ("**Smoke test on synthetic data**: this run read the bundled mini benchmark (a few seconds of speech "
-              "synthesised with espeak-ng per language, and a tiny random model). Its numbers only show that the "
-              "pipeline runs; they say nothing about any model's quality.")
+              "per language, synthesised with espeak-ng){model}. Its numbers only show that the pipeline runs; they "
+              "say nothing about any model's quality.")
 
 
 def is_local(name: str) -> bool:
@@ -114,3 +114,37 @@ def eval_results(res: dict) -> list:
                               metric_value=round(value if metric == "bleu" else 100 * value, 2),
                               task_name=task.description if task else None))
     return out
+
+
+def card_metadata(res: dict, name: str) -> Any:
+    """The model card's YAML metadata (huggingface_hub ModelCardData): `base_model` only for a Hub model,
+    `datasets` only for data read from the Hub or a mirror of it, `model-index` only for real test results."""
+    from huggingface_hub import ModelCardData
+
+    base = base_model(res)
+    src = data_source(res)
+    iso = sorted({lang.split("_")[0].split("-")[0] for lang in res.get("languages", [])})
+    peft = (res.get("protocol") or {}).get("name") == "lora" and not (res.get("protocol") or {}).get("merged")
+    tags = ["xtreme-s", str(res.get("task"))] + (["smoke-test", "synthetic-data"] if src["kind"] == "mini" else [])
+    results = eval_results(res)
+    return ModelCardData(
+        library_name="peft" if peft else "transformers", language=iso or None, tags=tags,
+        base_model=None if base["local"] or not base["name"] else base["name"],
+        datasets=sorted(src["repositories"]) if src["kind"] in ("hub", "mirror") and src["repositories"] else None,
+        model_name=name, eval_results=results or None)
+
+
+def card_intro(res: dict, name: str) -> str:
+    """The card's opening: what the model is, from what, on what data, and what its model-index holds."""
+    lines = [f"# {name}", "", f"XTREME-S `{res.get('task')}` ({res.get('config_name')}). {provenance_line(res)}",
+             "", data_line(res)]
+    if data_source(res)["kind"] == "mini":
+        tiny = "mini_benchmark/models" in str(base_model(res)["name"])
+        lines += ["", SMOKE_TEST.format(model=" and its tiny random model" if tiny else "")]
+    lines += ["", "The model-index above reports the macro average over languages on the benchmark's test split."
+              if eval_results(res) else
+              "No metrics in the model-index: it holds results on the benchmark's real test data only, and this run "
+              "scored " + (", ".join(f"`{s}`" for s in res.get("splits", {})) or "nothing") + " of "
+              + {"mini": "the synthetic mini benchmark", "local": "a local folder"}.get(
+                  data_source(res)["kind"], "the benchmark's data") + "."]
+    return "\n".join(lines) + "\n"
