@@ -85,7 +85,7 @@ def test_compare_runs_marks_what_is_significant_and_refuses_different_utterances
     schema = json.loads((ROOT / "docs" / "leaderboard.schema.json").read_text())
     jsonschema.validate(board, schema)  # the documented shape
     md, page = (out / "leaderboard.md").read_text(), (out / "leaderboard.html").read_text()
-    assert "| perfect |" in md and "\\*" in md and "| B |" in md
+    assert "| perfect |" in md and "\\*" in md and "| B |" in md and "Smoke test on synthetic data" in md
     assert "<script>" in page and "http" not in page.replace("http-equiv", "")  # no network, nothing fetched
     assert "data:image/png;base64," in page and (out / "chart_mls.png").stat().st_size > 0
     assert (out / "chart_differences.png").stat().st_size > 0

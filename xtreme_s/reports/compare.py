@@ -26,6 +26,7 @@ from ..errors import UsageError
 from ..metrics import SCORERS
 from ..registry import TASKS
 from ..score import SCORE_TASKS, task_metrics, xtreme_s_score
+from .provenance import data_source
 
 RESULTS_FILE = "results.json"
 PREDICTION_FILES = ("predictions.jsonl", "eval_predictions.jsonl")
@@ -118,7 +119,10 @@ def load_run(arg: str, split: str) -> Run:
     if not file.is_file():
         raise UsageError(f"{raw}: no {RESULTS_FILE} (pass a run's --output_dir).")
     path = file.parent
-    results = json.loads(file.read_text(encoding="utf-8"))
+    try:
+        results = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise UsageError(f"{file}: not JSON ({err.msg}, line {err.lineno}); the results file is damaged.") from None
     task = results.get("task")
     if task not in TASKS:
         raise UsageError(f"{file}: unknown task {task!r}.")
@@ -290,7 +294,8 @@ def compare(run_args: list[str], baseline: str | None = None, split: str = "test
         out_tasks[task] = {"metric": primary, "metrics": metric_names,
                            "greater_is_better": TASKS[task].greater_is_better, "languages": languages,
                            "utterances_per_language": {lang: c.n for lang, c in cells.items()},
-                           "baseline_present": base_here is not None, "resampling_unit": unit, **info}
+                           "baseline_present": base_here is not None, "resampling_unit": unit,
+                           "data": sorted({data_source(s.runs[task].results)["kind"] for s in having}), **info}
     scores = _scores(systems, base_label, macro_points, macro_samples, resampling)
     return {
         "schema_version": SCHEMA_VERSION, "split": split, "baseline": base_label, "alpha": ALPHA,

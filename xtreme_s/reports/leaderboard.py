@@ -66,6 +66,20 @@ def _units(board: dict) -> str:
     return ", ".join(f"{t}: {u}" for t, u in units.items())
 
 
+def _data_notes(board: dict) -> list[str]:
+    """What data the runs read, where it is not the benchmark's (the mini benchmark is a smoke test)."""
+    kinds = {t: info.get("data", []) for t, info in board["tasks"].items()}
+    mini = [t for t, k in kinds.items() if "mini" in k]
+    local = [t for t, k in kinds.items() if "local" in k]
+    out = []
+    if mini:
+        out.append(f"**Smoke test on synthetic data** ({', '.join(mini)}): runs on the bundled mini benchmark; the "
+                   "numbers only show that the pipeline runs and say nothing about model quality.")
+    if local:
+        out.append(f"Runs of {', '.join(local)} read a local folder, not the benchmark's Hub sources.")
+    return out
+
+
 def _header(board: dict) -> list[str]:
     r = board["resampling"]
     return [f"Split `{board['split']}`. Baseline: **{board['baseline']}**.",
@@ -80,7 +94,7 @@ def _header(board: dict) -> list[str]:
 
 
 def to_markdown(board: dict) -> str:
-    lines = ["# XTREME-S leaderboard", "", *_header(board), ""]
+    lines = ["# XTREME-S leaderboard", "", *_header(board), "", *_data_notes(board), ""]
     for task, info in board["tasks"].items():
         if info["intersection"]:
             lines.append(f"- **{task}: scored on the intersection of the runs' utterances, {info['utterances']} "
@@ -203,7 +217,8 @@ def to_html(board: dict, charts: list[Path]) -> str:
                                              for lang in langs] + [_diff_td(s["macro"][task][m], m,
                                                                             info["greater_is_better"])]
                                  for s in rows if s["label"] != board["baseline"]]))
-    notes = "".join(f"<p>{html.escape(line).replace('**', '')}</p>" for line in _header(board) if line)
+    notes = "".join(f"<p>{html.escape(line).replace('**', '')}</p>" for line in [*_header(board),
+                                                                                  *_data_notes(board)] if line)
     imgs = "".join(f'<p><img alt="{html.escape(c.name)}" style="max-width:100%" src="data:image/png;base64,'
                    f'{base64.b64encode(c.read_bytes()).decode()}"></p>' for c in charts)
     return (f"<!DOCTYPE html><html><head><meta charset=utf-8><title>XTREME-S leaderboard</title><style>{_CSS}</style>"
