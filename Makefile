@@ -31,7 +31,7 @@ TASK_FLAGS = $(if $(ENCODER_CONFIG),--config $(ENCODER_CONFIG)) $(if $(PROTOCOL_
 	--output_dir $(or $(OUTPUT),outputs/$@$(if $(PROTOCOL),-$(PROTOCOL))$(if $(filter 1,$(MINI)),-mini)) $(ARGS)
 
 .PHONY: help install system-deps demo test test-fast lint mls voxpopuli fleurs-asr babel covost2 mini-benchmark clean \
-	fleurs-retrieval score bench mls-xls-r-2b minds14 fleurs-lang_id
+	fleurs-retrieval score compare bench mls-xls-r-2b minds14 fleurs-lang_id
 
 help:
 	@echo "make demo        set up .venv and show on the bundled mini benchmark that the model learns (offline, ~2 min)"
@@ -44,6 +44,7 @@ help:
 	@echo "make mini-benchmark   regenerate mini_benchmark/ (needs espeak-ng: make system-deps)"
 	@echo "make fleurs-retrieval [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS=..]   FLEURS speech retrieval, P@1 (no training)"
 	@echo "make score RUNS='outputs/mls outputs/voxpopuli ...'   overall XTREME-S score -> outputs/score/score.md"
+	@echo "make compare RUNS='outputs/mls outputs/mls-probe ...' [BASELINE=outputs/mls]   leaderboard with intervals -> outputs/leaderboard/"
 	@echo "make bench       throughput benchmark vs the reference approach -> benchmarks/results/bench.{json,md} [ARGS=..]"
 
 $(BIN)/python:
@@ -94,6 +95,10 @@ mls voxpopuli fleurs-asr babel covost2 fleurs-retrieval mls-xls-r-2b minds14 fle
 
 score: install
 	$(BIN)/xtreme-s score $(RUNS) --output_dir $(or $(OUTPUT),outputs/score) $(ARGS)
+
+# Leaderboard of runs with bootstrap intervals and paired significance (docs/compare.md).
+compare: install
+	$(BIN)/xtreme-s compare $(RUNS) $(if $(BASELINE),--baseline $(BASELINE)) --output_dir $(or $(OUTPUT),outputs/leaderboard) $(ARGS)
 
 mini-benchmark: install system-deps
 	$(BIN)/python scripts/make_mini_benchmark.py --out mini_benchmark
