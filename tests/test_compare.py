@@ -55,6 +55,8 @@ def test_compare_runs_marks_what_is_significant_and_refuses_different_utterances
     assert all(r.get("speaker_id") for r in rows)  # MLS has speaker ids: written for block resampling
     perfect = _variant(run, tmp_path / "perfect", lambda rs: [{**r, "prediction": r["reference"]} for r in rs], 1)
     fewer = _variant(run, tmp_path / "fewer", lambda rs: rs[1:], 2)
+    renormalised = _variant(run, tmp_path / "renorm", lambda rs: [{**rs[0], "reference": rs[0]["reference"].upper()},
+                                                                  *rs[1:]], 3)
 
     # The run against itself (a copy under another label): zero difference, p = 1, nothing marked.
     code, err, board = _compare([f"A={run}", f"B={run}", f"perfect={perfect}", "--baseline", f"A={run}"],
@@ -93,6 +95,8 @@ def test_compare_runs_marks_what_is_significant_and_refuses_different_utterances
     # Different utterance sets: refused in one line naming the difference, unless --intersection.
     code, err, _ = _compare([str(run), str(fewer)], tmp_path / "refused", capsys)
     assert code == 2 and err.count("\n") == 1 and "different utterances" in err and "--intersection" in err
+    code, err, _ = _compare([str(run), str(renormalised)], tmp_path / "renorm_lb", capsys)
+    assert code == 2 and "another reference" in err and err.count("\n") == 1
     code, err, board = _compare([str(run), str(fewer), "--intersection"], tmp_path / "inter", capsys)
     assert code == 0, err
     info = board["tasks"]["mls"]

@@ -173,9 +173,9 @@ def _keyed(rows: list[dict]) -> dict[tuple, dict]:
     return out
 
 
-def align(task: str, systems: list[System], intersection: bool) -> tuple[list[tuple], dict]:
-    """The scored utterances common to every system of `task`, in one order; refuse differing sets unless
-    `intersection`. Returns the keys and what the intersection left out."""
+def align(task: str, systems: list[System], intersection: bool) -> tuple[dict[str, dict[str, list[dict]]], dict]:
+    """The scored utterances common to every system of `task`, grouped by language in one order (language ->
+    system label -> rows); refuse differing sets (or references) unless `intersection`. Also returns the sizes."""
     keyed = {s.label: _keyed(s.runs[task].rows) for s in systems}
     sets = {label: set(k) for label, k in keyed.items()}
     first = systems[0].label
@@ -189,7 +189,17 @@ def align(task: str, systems: list[System], intersection: bool) -> tuple[list[tu
         raise UsageError(f"{task}: runs scored different utterances: '{first}' has {len(sets[first])}, '{other}' "
                          f"{len(sets[other])} ({len(only_a)} only in the first, {len(only_b)} only in the second, "
                          f"e.g. {example[1]} ({example[0]})); compare runs of one test set, or pass --intersection.")
-    return sorted(common), {**info, "intersection": bool(differing)}
+    by_lang: dict[str, dict[str, list[dict]]] = defaultdict(lambda: {s.label: [] for s in systems})
+    for key in sorted(common):
+        for label, rows in keyed.items():
+            by_lang[key[0]][label].append(rows[key])
+        ref = keyed[first][key]["reference"]
+        other = next((label for label, rows in keyed.items() if rows[key]["reference"] != ref), None)
+        if other is not None:
+            raise UsageError(f"{task}: utterance {key[1]} ({key[0]}) has another reference in '{other}' than in "
+                             f"'{first}' ({keyed[other][key]['reference']!r} vs {ref!r}): the runs normalised or "
+                             "read their references differently, so their scores are not comparable.")
+    return dict(sorted(by_lang.items())), {**info, "intersection": bool(differing)}
 
 
 @dataclass
@@ -201,34 +211,29 @@ class Cell:
     n: int
 
 
-def score_cell(task: str, lang: str, systems: list[System], keys: list[tuple], metric_names: list[str],
+def score_cell(task: str, lang: str, systems: list[System], rows: dict[str, list[dict]], metric_names: list[str],
                resampling: stats.Resampling, unit: str = "utterance") -> Cell:
     """Point estimates with the run's own scorer; resampled values from one paired bootstrap of every system and
-    metric of the cell."""
+    metric of the cell. `rows`: each system's rows of this language, aligned."""
     points, blocks_of, stat_list, where = {}, None, [], []
-    by_system = {s.label: _keyed(s.runs[task].rows) for s in systems}
-    lang_keys = [k for k in keys if k[0] == lang]
-    refs = [by_system[systems[0].label][k]["reference"] for k in lang_keys]
+    base_rows = rows[systems[0].label]
+    refs = [r["reference"] for r in base_rows]
+    preds = {s.label: [r["prediction"] for r in rows[s.label]] for s in systems}
     for s in systems:
-        run = s.runs[task]
-        rows = [by_system[s.label][k] for k in lang_keys]
-        preds = [r["prediction"] for r in rows]
-        scorer = SCORERS[run.results.get("primary_metric") or TASKS[task].primary_metric]
-        points[s.label] = {m: v for m, v in scorer(refs, preds).items() if m in metric_names}
-    classes = (stats.class_list(refs, *[[by_system[s.label][k]["prediction"] for k in lang_keys] for s in systems])
-               if "f1" in metric_names else None)
+        scorer = SCORERS[s.runs[task].results.get("primary_metric") or TASKS[task].primary_metric]
+        points[s.label] = {m: v for m, v in scorer(refs, preds[s.label]).items() if m in metric_names}
+    classes = stats.class_list(refs, *preds.values()) if "f1" in metric_names else None
     for s in systems:
-        preds = [by_system[s.label][k]["prediction"] for k in lang_keys]
         for m in metric_names:
-            stat_list.append(stats.utterance_stats(m, refs, preds, classes))
+            stat_list.append(stats.utterance_stats(m, refs, preds[s.label], classes))
             where.append((s.label, m))
     if unit != "utterance":
-        blocks_of = [by_system[systems[0].label][k].get(unit) for k in lang_keys]
+        blocks_of = [r.get(unit) for r in base_rows]
     sums = stats.bootstrap_sums(stat_list, resampling.n_resamples, resampling.rng(task, lang), blocks_of)
     samples: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
     for (label, m), summed in zip(where, sums, strict=True):
         samples[label][m] = stats.corpus_metric(m, summed)
-    return Cell(points, dict(samples), len(lang_keys))
+    return Cell(points, dict(samples), len(base_rows))
 
 
 def _est(value: float, samples: np.ndarray, base: tuple | None, resampling: stats.Resampling) -> dict:
@@ -264,12 +269,13 @@ def compare(run_args: list[str], baseline: str | None = None, split: str = "test
     macro_points: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     for task in tasks:
         having = [s for s in systems if task in s.runs]
-        keys, info = align(task, having, intersection)
+        by_lang, info = align(task, having, intersection)
         metric_names = [m for m in having[0].runs[task].metrics() if all(m in s.runs[task].metrics() for s in having)]
         primary = having[0].runs[task].results.get("primary_metric") or TASKS[task].primary_metric
-        languages = sorted({k[0] for k in keys})
+        languages = list(by_lang)
         unit = resampling_unit([s.runs[task] for s in having], resampling.unit)
-        cells = {lang: score_cell(task, lang, having, keys, metric_names, resampling, unit) for lang in languages}
+        cells = {lang: score_cell(task, lang, having, by_lang[lang], metric_names, resampling, unit)
+                 for lang in languages}
         if not info["intersection"]:
             _check_points(task, having, cells, metric_names)
         base_here = base_label if any(s.label == base_label for s in having) else None
