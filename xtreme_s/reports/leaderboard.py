@@ -310,7 +310,8 @@ def difference_heatmap(board: dict, path: Path) -> Path | None:
     im = ax.imshow(shown, cmap="RdYlGn", norm=TwoSlopeNorm(0.0, -bound, bound), aspect="auto")
     for i in range(len(rows)):
         for j in range(len(cols)):
-            ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=8)
+            dark = bool(sig[i, j]) and abs(better[i, j]) > 0.6 * bound  # white on the deep colours
+            ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), [f"{t}\n{lang}" for t, lang in cols], fontsize=8)
     ax.set_yticks(range(len(rows)), [_wrap(s["label"], 40) for s in rows], fontsize=8)
     fig.colorbar(im, ax=ax, label="better (+) / worse (−)")
