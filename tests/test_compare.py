@@ -126,7 +126,7 @@ def test_overall_score_with_its_interval_equals_the_score_of_the_runs(tmp_path):
     import random
 
     from xtreme_s.reports.compare import compare
-    from xtreme_s.score import collect
+    from xtreme_s.reports.score import collect
     from xtreme_s.stats import Resampling
 
     rnd = random.Random(0)

@@ -25,11 +25,11 @@ from .. import stats
 from ..errors import UsageError
 from ..metrics import SCORERS
 from ..registry import TASKS
-from ..score import SCORE_TASKS, task_metrics, xtreme_s_score
+from ..results import PREDICTIONS_FILE, load_results
 from .provenance import data_source
+from .score import SCORE_TASKS, task_metrics, xtreme_s_score
 
-RESULTS_FILE = "results.json"
-PREDICTION_FILES = ("predictions.jsonl", "eval_predictions.jsonl")
+PREDICTION_FILES = (PREDICTIONS_FILE, f"eval_{PREDICTIONS_FILE}")
 SCHEMA_VERSION = 1
 BLOCK_FIELDS = ("speaker_id", "sentence_id")  # what runs write beside predictions where the data has it
 # A difference is marked significant when its paired p-value is below this and its 95 % interval excludes 0 (no
@@ -114,15 +114,8 @@ def _same(a: float | None, b: float | None) -> bool:
 def load_run(arg: str, split: str) -> Run:
     """A run from `RUN_DIR` or `LABEL=RUN_DIR`: its results.json and the predictions file of `split`."""
     label, _, raw = arg.rpartition("=") if "=" in arg else ("", "", arg)
-    path = Path(raw)
-    file = path / RESULTS_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise UsageError(f"{raw}: no {RESULTS_FILE} (pass a run's --output_dir).")
+    file, results = load_results(raw)  # refuses a missing, damaged or too new results.json in one line
     path = file.parent
-    try:
-        results = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise UsageError(f"{file}: not JSON ({err.msg}, line {err.lineno}); the results file is damaged.") from None
     task = results.get("task")
     if task not in TASKS:
         raise UsageError(f"{file}: unknown task {task!r}.")
@@ -310,7 +303,7 @@ def compare(run_args: list[str], baseline: str | None = None, split: str = "test
                      "seed": _one(s, "seed"), "runs": {t: str(r.path) for t, r in s.runs.items()},
                      **per_system[s.label], **scores[s.label]} for s in systems],
         "score_formula": "0.4*(100 - mean(FLEURS CER, MLS WER, VoxPopuli WER %)) + 0.4*CoVoST-2 BLEU "
-                         "+ 0.2*mean(FLEURS-LangID, MInDS-14 accuracy %) (xtreme_s.score), per resample",
+                         "+ 0.2*mean(FLEURS-LangID, MInDS-14 accuracy %) (xtreme_s.reports.score), per resample",
     }
 
 
