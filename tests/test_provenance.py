@@ -47,3 +47,35 @@ def test_real_source_run_names_hub_model_and_revision_and_reports_test_metrics()
     assert provenance.eval_results(validation_only) == []
     mirrored = {**REAL, "data": {"source": {"kind": "mirror", "name": "hf-mirror"}, "revisions": {}}}
     assert "local mirror (`hf-mirror`)" in provenance.data_line(mirrored)
+
+
+def test_cards_of_a_mini_run_and_of_a_real_source_run():
+    """The whole card, as written to README.md and uploaded: a smoke test says so and has no model-index results; a
+    run on the Hub sources names the base model's revision and carries its test metrics."""
+    from huggingface_hub import ModelCard
+
+    from xtreme_s.reports.model_card import card_text
+
+    split = {"num_examples": 28, "macro": {"f1": 0.0095, "accuracy": 0.0714},
+             "pooled": {"f1": 0.0095, "accuracy": 0.0714},
+             "per_language": {"en-US": {"f1": 0.0095, "accuracy": 0.0714, "num_examples": 14}},
+             "intervals": {"per_language": {"en-US": {"f1": [0.0, 0.04], "accuracy": [0.0, 0.2]}},
+                           "macro": {"f1": [0.0, 0.04], "accuracy": [0.0, 0.2]}, "resampling": {}}}
+    common = {"primary_metric": "f1", "greater_is_better": True, "languages": ["en-US"], "languages_missing": [],
+              "splits": {"test": split}, "hyperparameters": {"learning_rate": 0.01},
+              "protocol": {"name": "probe", "trainable_parameters": 913, "total_parameters": 104065,
+                           "downstream": {"pooling": "mean", "dropout": 0.1}}}
+    mini = card_text({**MINI, **common}, "minds14-probe")
+    assert "/home" not in mini and "trained from scratch" not in mini
+    meta = ModelCard(mini).data.to_dict()
+    assert "model-index" not in mini.split("---")[1] and not meta.get("eval_results") and "smoke-test" in meta["tags"]
+    assert "Smoke test on synthetic data" in mini and "Probed on local checkpoint `tiny-xls-r`" in mini
+    assert "| downstream.pooling | mean |" in mini  # protocol details as a table, not a Python dict
+    assert "0.0095 [0.0000, 0.0400]" in mini
+    real = card_text({**REAL, **common, "protocol": {"name": "finetune"}}, "xlsr-minds14")
+    card = ModelCard(real)
+    assert card.data.base_model == "facebook/wav2vec2-xls-r-300m" and card.data.datasets == ["PolyAI/minds14"]
+    assert [(r.metric_type, r.metric_value, r.dataset_split) for r in card.data.eval_results] == [
+        ("f1", 0.95, "test"), ("accuracy", 7.14, "test")]
+    assert "Fine-tuned from `facebook/wav2vec2-xls-r-300m` (revision `1a640f3`)" in real
+    assert "| PolyAI/minds14 | 40ce77cb |" in real and "Smoke test" not in real

@@ -1,33 +1,31 @@
-"""The model card and the Hub upload: our section (task, config, languages, per-language metrics,
-hyperparameters, data revisions) appended to the card the Trainer drafts, published through the Trainer's own
-`create_model_card` and `push_to_hub`. Reads only the run's results.json record (`xtreme_s.results`).
+"""The model card and the Hub upload: a card that states only what is true (reports.provenance: the real base
+model, "fine-tuned from" / "probed on" / "LoRA on", the real data source, a smoke test said so, model-index metrics
+only for the benchmark's real test data) with our section (task, config, languages, per-language metrics with
+intervals, hyperparameters, data revisions), published through the Trainer's own `push_to_hub`. Reads only the
+run's results.json record (`xtreme_s.results`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 from typing import Any
 
-from .results_md import lm_lines, protocol_lines, split_table
-
-logger = logging.getLogger(__name__)
+from .provenance import card_intro, card_metadata, data_line, data_source, provenance_line
+from .results_md import lm_lines, protocol_lines, split_table, units
 
 CARD_FILE = "README.md"
-HUB_TASKS = {"ctc": "automatic-speech-recognition", "seq2seq": "automatic-speech-recognition",
-             "classification": "audio-classification", "retrieval": "feature-extraction"}
 
 
 def card_section(payload: dict) -> str:
     """Our part of the model card: what was run, on what, with which settings, and the numbers per language."""
     lines = ["", "## XTREME-S evaluation", "",
              f"- Task: `{payload['task']}` ({payload['family']} head), config `{payload['config_name']}`",
-             f"- Base model: `{payload['model']}`",
+             f"- {provenance_line(payload)}", f"- {data_line(payload)}",
              f"- Languages ({len(payload.get('languages', []))}): " + " ".join(payload.get("languages", []))]
     if payload.get("languages_missing"):
         lines.append(f"- Not covered ({len(payload['languages_missing'])}): " + " ".join(payload["languages_missing"]))
-    lines.append(f"- Metric: {payload['primary_metric']} ({payload.get('metric_units')})")
+    reported = list(next(iter(payload.get("splits", {}).values()), {}).get("macro", {})) or [payload["primary_metric"]]
+    lines.append(f"- Metric: {payload['primary_metric']} ({units(reported)}; in brackets: 95 % bootstrap intervals)")
     lines += protocol_lines(payload)
     better = bool(payload.get("greater_is_better"))
     for split, res in payload.get("splits", {}).items():
@@ -38,49 +36,41 @@ def card_section(payload: dict) -> str:
     if payload.get("hyperparameters"):
         lines += ["", "### Hyperparameters", "", "| name | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in payload["hyperparameters"].items()]
-    if payload.get("data", {}).get("revisions"):
-        lines += ["", "### Data revisions read", "", "```json",
-                  json.dumps(payload["data"]["revisions"], indent=1), "```"]
+    repositories = data_source(payload)["repositories"]
+    if repositories:
+        lines += ["", "### Data revisions read", "", "| repository | revision |", "|---|---|"]
+        lines += [f"| {repo} | {rev or 'not recorded'} |" for repo, rev in repositories.items()]
     lines += ["", "Produced by the xtreme-s runner; `results.json` in this repository holds every number above."]
     return "\n".join(lines) + "\n"
 
 
-def card_kwargs(payload: dict) -> dict[str, Any]:
-    """Metadata for the Trainer's card: dataset, config, task type, ISO language codes, tags."""
-    iso = sorted({lang.split("_")[0].split("-")[0] for lang in payload.get("languages", [])})
-    kwargs = dict(dataset="google/xtreme_s", dataset_tags="google/xtreme_s", dataset_args=payload["config_name"],
-                  tasks=HUB_TASKS.get(payload["family"]), tags=["xtreme-s", payload["task"]], language=iso or None)
-    if payload.get("model") and not Path(str(payload["model"])).is_dir():
-        kwargs["finetuned_from"] = payload["model"]
-    return kwargs
+def card_text(payload: dict, name: str) -> str:
+    """The whole card, ours: metadata (huggingface_hub ModelCardData; model-index only for real test results),
+    what the model is and was made from, the data, and the XTREME-S section. Not the Trainer's draft, which says
+    "trained from scratch" of any local checkpoint, names the benchmark of a smoke test, and puts whatever an
+    evaluation logged into the model-index."""
+    return f"---\n{card_metadata(payload, name).to_yaml()}\n---\n\n{card_intro(payload, name)}{card_section(payload)}"
 
 
-def _create_card(trainer: Any, payload: dict, create: Any, **kwargs: Any) -> None:
-    try:
-        create(**{**card_kwargs(payload), **kwargs})
-    except Exception as err:  # the draft is a courtesy: our section below is the card's substance
-        logger.warning("The Trainer's model card draft failed (%s); writing the XTREME-S section alone.", err)
-        Path(trainer.args.output_dir, CARD_FILE).write_text(
-            f"---\ntags:\n- xtreme-s\n- {payload['task']}\ndatasets:\n- google/xtreme_s\n---\n\n"
-            f"# {Path(trainer.args.output_dir).name}\n", encoding="utf-8")
-    path = Path(trainer.args.output_dir, CARD_FILE)
-    path.write_text(path.read_text(encoding="utf-8") + card_section(payload), encoding="utf-8")
+def _create_card(trainer: Any, payload: dict, **kwargs: Any) -> None:
+    name = kwargs.get("model_name") or Path(trainer.args.output_dir).name
+    Path(trainer.args.output_dir, CARD_FILE).write_text(card_text(payload, name), encoding="utf-8")
 
 
 def write_model_card(trainer: Any, payload: dict) -> Path:
-    """README.md in output_dir (offline): the Trainer's draft plus the XTREME-S section."""
-    _create_card(trainer, payload, trainer.create_model_card)
+    """README.md in output_dir (offline)."""
+    _create_card(trainer, payload)
     return Path(trainer.args.output_dir, CARD_FILE)
 
 
 def push_to_hub(trainer: Any, payload: dict) -> Any:
     """The Trainer's own upload (model, processor, output_dir files incl. results.json/results.md/charts).
 
-    `Trainer.push_to_hub` redraws the card just before uploading; this instance's `create_model_card` is wrapped
-    so that the uploaded card keeps the XTREME-S section.
+    `Trainer.push_to_hub` redraws the card just before uploading; this instance's `create_model_card` is replaced
+    so that the uploaded card is ours.
     """
     original = trainer.create_model_card
-    trainer.create_model_card = lambda **kw: _create_card(trainer, payload, original, **kw)
+    trainer.create_model_card = lambda **kw: _create_card(trainer, payload, **kw)
     try:
         return trainer.push_to_hub(commit_message=f"XTREME-S {payload['task']} ({payload['config_name']})")
     finally:

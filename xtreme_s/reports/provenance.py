@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+HUB_TASKS = {"ctc": "automatic-speech-recognition", "seq2seq": "automatic-speech-recognition",
+             "classification": "audio-classification", "retrieval": "feature-extraction"}
 VERBS = {"finetune": "Fine-tuned from", "probe": "Probed on", "lora": "LoRA on", "adapters": "MMS adapters on"}
 PROTOCOL_NOTES = {
     "finetune": "every parameter trained except the convolutional front end when it is frozen",
@@ -100,8 +102,7 @@ def eval_results(res: dict) -> list:
         return []
     split = res["splits"]["test"]
     task = TASKS.get(res.get("task"))
-    hub_task = {"ctc": "automatic-speech-recognition", "seq2seq": "automatic-speech-recognition",
-                "classification": "audio-classification", "retrieval": "feature-extraction"}.get(res.get("family"))
+    hub_task = HUB_TASKS.get(res.get("family"))
     out = []
     for metric, value in (split.get("macro") or {}).items():
         if value is None:
@@ -129,6 +130,7 @@ def card_metadata(res: dict, name: str) -> Any:
     results = eval_results(res)
     return ModelCardData(
         library_name="peft" if peft else "transformers", language=iso or None, tags=tags,
+        pipeline_tag=HUB_TASKS.get(res.get("family")),
         base_model=None if base["local"] or not base["name"] else base["name"],
         datasets=sorted(src["repositories"]) if src["kind"] in ("hub", "mirror") and src["repositories"] else None,
         model_name=name, eval_results=results or None)

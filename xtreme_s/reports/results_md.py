@@ -13,6 +13,7 @@ from typing import Any
 
 from ..plots import bar_chart, plot_layer_weights, sorted_rows
 from ..results import PREDICTIONS_FILE
+from .provenance import SMOKE_TEST, base_model, data_line, data_source, is_local, model_name, provenance_line
 
 REPORT_FILE = "results.md"
 ASR_METRICS = ("wer", "cer")
@@ -29,18 +30,45 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+def _fmt(value: Any, metric: str = "") -> str:
+    """A metric in its own units: BLEU (0-100) with 2 decimals, fractions with 4."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.2f}" if metric == "bleu" else f"{value:.4f}"
+    return str(value)
+
+
+def units(metrics: list[str]) -> str:
+    """What the numbers are, per metric: BLEU 0-100, the others fractions."""
+    bleu = [m for m in metrics if m == "bleu"]
+    fractions = [m for m in metrics if m != "bleu"]
+    parts = ([f"{', '.join(fractions)} as fractions (0-1)"] if fractions else []) + (["BLEU 0-100"] if bleu else [])
+    return "; ".join(parts)
+
+
+def _with_interval(value: Any, interval: list | None, metric: str) -> str:
+    if not interval or interval[0] is None:
+        return _fmt(value, metric)
+    return f"{_fmt(value, metric)} [{_fmt(interval[0], metric)}, {_fmt(interval[1], metric)}]"
 
 
 def split_table(res: dict, metric: str, greater_is_better: bool) -> list[str]:
+    """Per-language metrics, best first, then the macro average (with 95 % bootstrap intervals where the run has
+    them) and the pooled value."""
     metrics = list(res.get("macro", {}))
-    lines = ["| language | " + " | ".join(metrics) + " | n |", "|---|" + "---|" * len(metrics) + "---|"]
+    ci = res.get("intervals") or {}
+    per_lang, macro_ci = ci.get("per_language", {}), ci.get("macro", {})
+    head = [f"{m} [95 % CI]" if ci else m for m in metrics]
+    lines = ["| language | " + " | ".join(head) + " | n |", "|---|" + "---|" * len(metrics) + "---|"]
     for lang, row in sorted_rows(res, metric, greater_is_better):
-        lines.append(f"| {lang} | " + " | ".join(_fmt(row.get(m)) for m in metrics) + f" | {row['num_examples']} |")
-    lines.append("| **macro average** | " + " | ".join(f"**{_fmt(res['macro'].get(m))}**" for m in metrics) + " | |")
+        lines.append(f"| {lang} | " + " | ".join(_with_interval(row.get(m), per_lang.get(lang, {}).get(m), m)
+                                                  for m in metrics) + f" | {row['num_examples']} |")
+    lines.append("| **macro average** | " + " | ".join(
+        f"**{_with_interval(res['macro'].get(m), macro_ci.get(m), m)}**" for m in metrics) + " | |")
     if res.get("pooled"):
-        lines.append("| pooled (all utterances) | " + " | ".join(_fmt(res["pooled"].get(m)) for m in metrics) + " | |")
+        lines.append("| pooled (all utterances) | " + " | ".join(_fmt(res["pooled"].get(m), m) for m in metrics)
+                     + " | |")
     return lines
 
 
@@ -80,6 +108,25 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ") or "(empty)"
 
 
+def _flatten(details: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested protocol details as `downstream.pooling`-style rows (a table, not a Python dict in the text)."""
+    out: dict[str, Any] = {}
+    for k, v in details.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "none"
+    if isinstance(value, str) and is_local(value):
+        return model_name(value)  # a local folder by its name, never the machine's absolute path
+    return "none" if value is None or value == {} else str(value)
+
+
 def protocol_lines(payload: dict, out_dir: Path | None = None) -> list[str]:
     """What was trained, with parameter counts (and a probe's learned layer weights), for results.md and the card."""
     protocol = payload.get("protocol")
@@ -92,7 +139,9 @@ def protocol_lines(payload: dict, out_dir: Path | None = None) -> list[str]:
     details = {k: v for k, v in protocol.items() if k not in (
         "name", "trainable_parameters", "total_parameters", "trainable_fraction", "layer_weights")}
     if details:
-        lines.append("- Protocol details: " + "; ".join(f"{k}: {v}" for k, v in details.items()))
+        lines += ["", "| protocol setting | value |", "|---|---|"]
+        lines += [f"| {k} | {_cell(_setting(v))} |" for k, v in _flatten(details).items()]
+        lines.append("")
     weights = protocol.get("layer_weights")
     if weights:
         top = sorted(range(len(weights)), key=lambda i: -weights[i])[:3]
@@ -127,17 +176,23 @@ def ready_made_lines(res: dict, metric: str) -> list[str]:
 def results_markdown(out_dir: Path, payload: dict, prediction_files: dict[str, Path]) -> str:
     metric = payload["primary_metric"]
     better = bool(payload.get("greater_is_better"))
-    lines = [f"# XTREME-S {payload['task']} ({payload['config_name']})", "",
-             f"Model: `{payload['model']}`  ", f"Languages: {len(payload.get('languages', []))}"
-             + (f" (group {payload['language_group']})" if payload.get("language_group") else "")]
+    lines = [f"# XTREME-S {payload['task']} ({payload['config_name']})", ""]
+    if data_source(payload)["kind"] == "mini":
+        tiny = "mini_benchmark/models" in str(base_model(payload)["name"])
+        lines += [SMOKE_TEST.format(model=" and its tiny random model" if tiny else ""), ""]
+    lines += [provenance_line(payload) + "  ", data_line(payload) + "  ",
+              f"Languages: {len(payload.get('languages', []))}"
+              + (f" (group {payload['language_group']})" if payload.get("language_group") else "")]
     if payload.get("languages_missing"):
         lines.append(f"  \n**Not covered** ({len(payload['languages_missing'])} missing from the data): "
                      + " ".join(payload["languages_missing"]))
     protocol = protocol_lines(payload, out_dir)
     if protocol:
         lines += ["", *protocol]
-    units = payload.get("metric_units")
-    lines += ["", f"Primary metric: **{metric}** ({'higher' if better else 'lower'} is better; {units})."]
+    reported = list(next(iter(payload.get("splits", {}).values()), {}).get("macro", {})) or [metric]
+    lines += ["", f"Primary metric: **{metric}** ({'higher' if better else 'lower'} is better); {units(reported)}."
+              + (" In brackets: 95 % bootstrap intervals (docs/compare.md)." if any(
+                  r.get("intervals") for r in payload.get("splits", {}).values()) else "")]
     for split, res in payload.get("splits", {}).items():
         chart = _chart_path(out_dir, split)
         lines += ["", f"## {split} ({res.get('num_examples')} utterances)", ""]
@@ -173,8 +228,10 @@ def write_report(out_dir: Path, payload: dict, roles: dict[str, str]) -> Path:
                   f"{payload['task']} ({payload['config_name']}), {split}: {metric} per language")
     weights = (payload.get("protocol") or {}).get("layer_weights")
     if weights:
+        base = base_model(payload)
         plot_layer_weights(weights, out_dir / LAYER_WEIGHTS_CHART,
-                           f"{payload['task']} ({payload['config_name']}): learned layer weights, {payload['model']}")
+                           f"{payload['task']} ({payload['config_name']}): learned layer weights of the probe on "
+                           + model_name(base["name"], base["revision"]).replace("`", ""))
     path = out_dir / REPORT_FILE
     path.write_text(results_markdown(out_dir, payload, files), encoding="utf-8")
     return path
@@ -193,8 +250,8 @@ def format_summary(payload: dict) -> str:
         lines.append(f"  [{split}] {res['num_examples']} utterances")
         lines.append("    " + "language".ljust(14) + "".join(m.rjust(10) for m in metrics) + "n".rjust(8))
         for lang, row in res["per_language"].items():
-            lines.append("    " + lang.ljust(14) + "".join(f"{row[m]:10.4f}" for m in metrics)
+            lines.append("    " + lang.ljust(14) + "".join(_fmt(row[m], m).rjust(10) for m in metrics)
                          + f"{row['num_examples']:8d}")
-        lines.append("    " + "macro avg".ljust(14) + "".join(f"{res['macro'][m]:10.4f}" for m in metrics))
-        lines.append("    " + "pooled".ljust(14) + "".join(f"{res['pooled'][m]:10.4f}" for m in metrics))
+        lines.append("    " + "macro avg".ljust(14) + "".join(_fmt(res['macro'][m], m).rjust(10) for m in metrics))
+        lines.append("    " + "pooled".ljust(14) + "".join(_fmt(res['pooled'][m], m).rjust(10) for m in metrics))
     return "\n".join(lines)
