@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .provenance import card_intro, card_metadata, data_line, data_source, provenance_line
+from .provenance import card_intro, card_metadata, data_source
 from .results_md import lm_lines, protocol_lines, split_table, units
 
 CARD_FILE = "README.md"
@@ -20,12 +20,13 @@ def card_section(payload: dict) -> str:
     """Our part of the model card: what was run, on what, with which settings, and the numbers per language."""
     lines = ["", "## XTREME-S evaluation", "",
              f"- Task: `{payload['task']}` ({payload['family']} head), config `{payload['config_name']}`",
-             f"- {provenance_line(payload)}", f"- {data_line(payload)}",
              f"- Languages ({len(payload.get('languages', []))}): " + " ".join(payload.get("languages", []))]
     if payload.get("languages_missing"):
         lines.append(f"- Not covered ({len(payload['languages_missing'])}): " + " ".join(payload["languages_missing"]))
     reported = list(next(iter(payload.get("splits", {}).values()), {}).get("macro", {})) or [payload["primary_metric"]]
-    lines.append(f"- Metric: {payload['primary_metric']} ({units(reported)}; in brackets: 95 % bootstrap intervals)")
+    with_ci = any(r.get("intervals") for r in payload.get("splits", {}).values())
+    lines.append(f"- Metric: {payload['primary_metric']} ({units(reported)}"
+                 + ("; in brackets: 95 % bootstrap intervals)" if with_ci else ")"))
     lines += protocol_lines(payload)
     better = bool(payload.get("greater_is_better"))
     for split, res in payload.get("splits", {}).items():
