@@ -53,6 +53,11 @@ def test_compare_runs_marks_what_is_significant_and_refuses_different_utterances
     rows = _rows(run)
     assert results["splits"]["test"]["predictions_file"] == "predictions.jsonl"
     assert all(r.get("speaker_id") for r in rows)  # MLS has speaker ids: written for block resampling
+    # Its reports say what it was: a smoke test of a local checkpoint, no absolute path, nothing in the model-index.
+    card, page = (run / "README.md").read_text(), (run / "results.md").read_text()
+    assert "Smoke test on synthetic data" in card and "Smoke test on synthetic data" in page
+    assert "Fine-tuned from local checkpoint `tiny-xls-r`" in card and str(ROOT) not in card + page
+    assert "model-index" not in card.split("---")[1] and "trained from scratch" not in card
     perfect = _variant(run, tmp_path / "perfect", lambda rs: [{**r, "prediction": r["reference"]} for r in rs], 1)
     fewer = _variant(run, tmp_path / "fewer", lambda rs: rs[1:], 2)
     renormalised = _variant(run, tmp_path / "renorm", lambda rs: [{**rs[0], "reference": rs[0]["reference"].upper()},

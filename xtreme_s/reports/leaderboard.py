@@ -12,14 +12,13 @@ import html
 import math
 import textwrap
 from pathlib import Path
-from typing import Any
 
-NAMES = {"wer": "WER", "cer": "CER", "bleu": "BLEU", "f1": "macro-F1", "accuracy": "accuracy",
-         "precision_at_1": "P@1"}
+from ..plots import METRIC_NAMES as NAMES
+from ..plots import display_scale, pyplot, wrap_title
 
 
 def scale(metric: str) -> float:
-    return 1.0 if metric == "bleu" else 100.0
+    return display_scale(metric)[0]
 
 
 def unit(metric: str) -> str:
@@ -227,22 +226,13 @@ def to_html(board: dict, charts: list[Path]) -> str:
 
 
 # -- charts ---------------------------------------------------------------------------------------------------------
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _wrap(text: str, width: int = 70) -> str:
     return "\n".join(textwrap.wrap(text, width, break_long_words=True))
 
 
 def task_chart(board: dict, task: str, path: Path) -> Path:
     """Each system's value per language and macro average, with its 95 % interval as error bars."""
-    plt = _pyplot()
+    plt = pyplot()
     info = board["tasks"][task]
     m, langs = info["metric"], [*info["languages"], "macro"]
     rows = [s for s in board["systems"] if task in s["cells"]]
@@ -263,9 +253,8 @@ def task_chart(board: dict, task: str, path: Path) -> Path:
     ax.set_ylim(-0.03 * top, top)
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_ylabel(f"{NAMES[m]} ({unit(m)}; {'higher' if info['greater_is_better'] else 'lower'} is better)")
-    ax.set_title(_wrap(f"{task} ({board['split']}): {NAMES[m]} per language and macro average, with 95 % bootstrap "
-                       f"intervals ({board['resampling']['n_resamples']} resamples)", int(fig.get_figwidth() * 10)),
-                 fontsize=10)
+    ax.set_title(wrap_title(f"{task} ({board['split']}): {NAMES[m]} per language and macro average, with 95 % "
+                            f"bootstrap intervals ({board['resampling']['n_resamples']} resamples)", fig), fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=1 if len(rows) > 3 else len(rows))
     fig.savefig(path, dpi=110, bbox_inches="tight")  # the legend and the whole title stay in the picture
@@ -278,7 +267,7 @@ def difference_heatmap(board: dict, path: Path) -> Path | None:
     units; grey where the paired p-value is not below alpha."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     rows = [s for s in board["systems"][1:]]
     # Columns of tasks that at least one system shares with the baseline.
     cols = [(t, lang) for t, info in board["tasks"].items() if info["baseline_present"]
@@ -315,10 +304,9 @@ def difference_heatmap(board: dict, path: Path) -> Path | None:
     ax.set_xticks(range(len(cols)), [f"{t}\n{lang}" for t, lang in cols], fontsize=8)
     ax.set_yticks(range(len(rows)), [_wrap(s["label"], 40) for s in rows], fontsize=8)
     fig.colorbar(im, ax=ax, label="better (+) / worse (−)")
-    ax.set_title(_wrap(f"Difference from {board['baseline']} (system − baseline, % points; BLEU points). Colour: "
-                       f"better or worse with p < {board['alpha']} and a 95 % interval without 0 (*, paired "
-                       "bootstrap); grey: not significant; —: no run",
-                       int(fig.get_figwidth() * 11)), fontsize=9)
+    ax.set_title(wrap_title(f"Difference from {board['baseline']} (system − baseline, % points; BLEU points). "
+                            f"Colour: better or worse with p < {board['alpha']} and a 95 % interval without 0 (*, "
+                            "paired bootstrap); grey: not significant; —: no run", fig, 9), fontsize=9)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
