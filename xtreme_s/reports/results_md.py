@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..plots import bar_chart, plot_layer_weights, sorted_rows
+from ..plots import METRIC_NAMES, bar_chart, plot_layer_weights, sorted_rows
 from ..results import PREDICTIONS_FILE
 from .provenance import SMOKE_TEST, base_model, data_line, data_source, is_local, model_name, provenance_line
 
@@ -225,7 +225,8 @@ def write_report(out_dir: Path, payload: dict, roles: dict[str, str]) -> Path:
     metric = payload["primary_metric"]
     for split, res in payload.get("splits", {}).items():
         bar_chart(_chart_path(out_dir, split), res, metric, bool(payload.get("greater_is_better")),
-                  f"{payload['task']} ({payload['config_name']}), {split}: {metric} per language")
+                  f"{payload['task']} ({payload['config_name']}), {split}: {METRIC_NAMES.get(metric, metric)} per "
+                  "language")
     weights = (payload.get("protocol") or {}).get("layer_weights")
     if weights:
         base = base_model(payload)
