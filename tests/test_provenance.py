@@ -45,6 +45,9 @@ def test_real_source_run_names_hub_model_and_revision_and_reports_test_metrics()
     validation_only = {**REAL, "splits": {"validation": REAL["splits"]["test"]}}
     assert not provenance.is_benchmark_test(validation_only, "validation")
     assert provenance.eval_results(validation_only) == []
+    cut = {**REAL, "data": {**REAL["data"], "source": {"kind": "hub", "limited": {"test": 100}}}}
+    incomplete = {**REAL, "languages_missing": ["fr-FR"]}
+    assert provenance.eval_results(cut) == [] and provenance.eval_results(incomplete) == []
     mirrored = {**REAL, "data": {"source": {"kind": "mirror", "name": "hf-mirror"}, "revisions": {}}}
     assert "local mirror (`hf-mirror`)" in provenance.data_line(mirrored)
 

@@ -84,7 +84,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     # Where the pretrained weights came from (a LoRA directory's base model) and the kind of data read: the model
     # card says "fine-tuned from" / "probed on" it and labels a mini-benchmark run a smoke test.
     results.base_model = {"name": family.weights_source.name, "revision": family.weights_source.revision}
-    results.data.source = data_source(data_args)
+    results.data.source = data_source(data_args, scored_limits(roles, data_args))
     return write_outputs(results, trainer, roles, training_args)
 
 
@@ -382,17 +382,24 @@ def metric_intervals(task: str, report: dict, predictions: list, references: lis
                                  [ds.languages[i] for i in rows], stats.Resampling(), task, blocks)
 
 
-def data_source(data_args: DataArguments) -> dict[str, str]:
+def data_source(data_args: DataArguments, limits: dict[str, int | None] | None = None) -> dict[str, Any]:
     """The kind of data a run read (results.json `data.source`): `mini` (the bundled synthetic benchmark), `local`
-    (--data_dir), `mirror` (--mirror_root) or `hub`, with the folder's name (not its path)."""
+    (--data_dir), `mirror` (--mirror_root) or `hub`, with the folder's name (not its path), and the scored splits
+    cut by --max_eval_samples / --max_predict_samples (`limited`: split -> limit; such a split is not the
+    benchmark's whole test set)."""
     folder = data_args.data_dir or data_args.mirror_root
     if folder and Path(folder).resolve().is_relative_to(MINI_ROOT.resolve()):
-        return {"kind": "mini", "name": MINI_ROOT.name}
-    if data_args.data_dir:
-        return {"kind": "local", "name": Path(data_args.data_dir).name}
-    if data_args.mirror_root:
-        return {"kind": "mirror", "name": Path(data_args.mirror_root).name}
-    return {"kind": "hub"}
+        out: dict[str, Any] = {"kind": "mini", "name": MINI_ROOT.name}
+    elif data_args.data_dir:
+        out = {"kind": "local", "name": Path(data_args.data_dir).name}
+    elif data_args.mirror_root:
+        out = {"kind": "mirror", "name": Path(data_args.mirror_root).name}
+    else:
+        out = {"kind": "hub"}
+    limited = {split: n for split, n in (limits or {}).items() if n is not None}
+    if limited:
+        out["limited"] = limited
+    return out
 
 
 # -- what the run leaves behind -------------------------------------------------------------------------------

@@ -87,8 +87,27 @@ def data_line(res: dict) -> str:
 
 
 def is_benchmark_test(res: dict, split: str) -> bool:
-    """Whether `split` is the benchmark's real test data: the test split read from the Hub or a mirror of it."""
-    return split == "test" and data_source(res)["kind"] in ("hub", "mirror")
+    """Whether `split` is the benchmark's real test data: the whole test split (no --max_predict_samples cut) of
+    every language of the config, read from the Hub or a mirror of it."""
+    src = data_source(res)
+    return (split == "test" and src["kind"] in ("hub", "mirror") and split not in (src.get("limited") or {})
+            and not res.get("languages_missing"))
+
+
+def why_not_benchmark_test(res: dict) -> str:
+    """Why a run's numbers are not the benchmark's test results, as the end of a sentence."""
+    src = data_source(res)
+    if src["kind"] == "mini":
+        return "read the synthetic mini benchmark"
+    if src["kind"] == "local":
+        return "read a local folder"
+    if "test" not in (res.get("splits") or {}):
+        return "scored " + (", ".join(f"`{s}`" for s in res.get("splits", {})) or "nothing") + ", not `test`"
+    if "test" in (src.get("limited") or {}):
+        return f"scored only {src['limited']['test']} test utterances (--max_predict_samples)"
+    if res.get("languages_missing"):
+        return f"lacks {len(res['languages_missing'])} language(s) of {res.get('config_name')}"
+    return "is not the benchmark's test data"
 
 
 def eval_results(res: dict) -> list:
@@ -145,8 +164,6 @@ def card_intro(res: dict, name: str) -> str:
         lines += ["", SMOKE_TEST.format(model=" and its tiny random model" if tiny else "")]
     lines += ["", "The model-index above reports the macro average over languages on the benchmark's test split."
               if eval_results(res) else
-              "No metrics in the model-index: it holds results on the benchmark's real test data only, and this run "
-              "scored " + (", ".join(f"`{s}`" for s in res.get("splits", {})) or "nothing") + " of "
-              + {"mini": "the synthetic mini benchmark", "local": "a local folder"}.get(
-                  data_source(res)["kind"], "the benchmark's data") + "."]
+              "No metrics in the model-index: it holds results on the benchmark's whole real test split only, and "
+              f"this run {why_not_benchmark_test(res)}."]
     return "\n".join(lines) + "\n"
