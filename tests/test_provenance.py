@@ -29,6 +29,11 @@ def test_mini_run_is_a_smoke_test_with_a_local_checkpoint_and_no_model_index():
     assert "Smoke test on synthetic data" in intro and "tiny random model" in intro and "/home" not in intro
     lora_eval = {**MINI, "protocol": {"name": "lora"}, "train": None}
     assert provenance.provenance_line(lora_eval).startswith("Evaluated only")
+    whisper = {**MINI, "model": "openai/whisper-small", "base_model": {"name": "openai/whisper-small",
+                                                                        "revision": None},
+               "protocol": {"name": "ready_made"}, "train": None}
+    assert provenance.provenance_line(whisper) == ("Evaluated as it is (a ready-made model, nothing trained): "
+                                                   "`openai/whisper-small` (default branch).")
 
 
 def test_real_source_run_names_hub_model_and_revision_and_reports_test_metrics():

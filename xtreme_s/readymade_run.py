@@ -27,7 +27,7 @@ from .readymade import AUTOMATIC, CLASSIFICATION_KINDS, KIND_WORDS, TASK_KINDS, 
 from .registry import COVOST2_RESOURCE_GROUPS, FLEURS_LOCALES, MINDS14_INTENTS, resolve
 from .reports import results_md
 from .results import PREDICTIONS_FILE, DataRecord, Results, RunTally, SplitResult, library_versions, write_predictions
-from .runner import load_task_data, resolve_task, scored_limits, start_up
+from .runner import data_source, load_task_data, resolve_task, scored_limits, start_up
 from .startup_checks import check_eval_split
 from .text import TextNormalizer
 
@@ -260,12 +260,12 @@ def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: Re
                                            tally, split)
         scores = score_split(task, kind, refs, raw_refs, predictions, list(ds["language"]), codes, norm,
                              args.normalized_scoring)
-        results.splits[split] = SplitResult(len(ds), None, {**scores, "speed": speed})
+        file = PREDICTIONS_FILE if role == "predict" else f"{role}_{PREDICTIONS_FILE}"
+        results.splits[split] = SplitResult(len(ds), None, {**scores, "speed": speed}, file)
         logger.info("%s: %d utterances, RTFx %s", split, len(ds), f"{speed['rtfx']:.1f}" if speed["rtfx"] else "n/a")
         if scores["coverage"]["not_covered"]:
             logger.warning("%s: the model does not cover %s: counted as errors in `macro` (`macro_covered` leaves "
                            "them out).", split, " ".join(scores["coverage"]["not_covered"]))
-        file = PREDICTIONS_FILE if role == "predict" else f"{role}_{PREDICTIONS_FILE}"
         write_predictions(out_dir / file, ds["id"], ds["language"], ["" if p is None else p for p in predictions],
                           refs)
     results.skipped = tally.skipped_json()
@@ -275,6 +275,8 @@ def run(name: str, model_args: Any, data_args: Any, training_args: Any, args: Re
     results.protocol = {"name": "ready_made", "evaluator": name, "trainable_parameters": 0,
                         "total_parameters": model.parameters(), "trainable_fraction": 0.0}
     results.data = DataRecord.of(ctx.record)
+    results.data.source = data_source(data_args, limits)  # the card and results.md say what data this was
+    results.base_model = {"name": model_args.model_name_or_path, "revision": model_args.model_revision}
     results.hyperparameters = {"per_device_eval_batch_size": training_args.per_device_eval_batch_size,
                                "generation_batch_seconds": args.generation_batch_seconds,
                                "bf16": training_args.bf16, "fp16": training_args.fp16}

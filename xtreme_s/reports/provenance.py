@@ -52,6 +52,8 @@ def provenance_line(res: dict) -> str:
     base = base_model(res)
     named = model_name(base["name"], base["revision"])
     protocol = str((res.get("protocol") or {}).get("name") or "finetune")
+    if protocol == "ready_made":
+        return f"Evaluated as it is (a ready-made model, nothing trained): {named}."
     if not res.get("train"):
         return f"Evaluated only (no training in this run): {named}, {protocol} checkpoint."
     return f"{VERBS.get(protocol, protocol + ' on')} {named} ({PROTOCOL_NOTES.get(protocol, protocol)})."
