@@ -9,7 +9,7 @@
 Everything lives in the `xtreme_s` package; see README.md for the flags.
 """
 
-from xtreme_s.cli import main
+from xtreme_s.cli import run_script_main
 
 if __name__ == "__main__":
-    main()
+    run_script_main()

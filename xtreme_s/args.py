@@ -11,8 +11,6 @@ lines run as written.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import sys
@@ -20,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from transformers import HfArgumentParser, Seq2SeqTrainingArguments
-from transformers.hf_argparser import string_to_bool
 
-from .errors import ConfigFileError, UsageError
+from .argv import HELP_HINT, expand_config_files, given, translate_legacy_flags, with_suggestions
+from .errors import UsageError
 from .sources import MINI_ROOT, mini_defaults
 
 logger = logging.getLogger(__name__)
@@ -221,59 +218,6 @@ def resolve_precision(args: XtremeSTrainingArguments) -> str | None:
     return note
 
 
-# Flags whose value is optional and whose "True" string is an error (`fsdp: true` must become a bare `--fsdp`).
-BARE_TRUE_FLAGS = {"fsdp"}
-
-
-def _to_argv(config: dict) -> list[str]:
-    argv: list[str] = []
-    for key, value in config.items():
-        if value is None:
-            continue
-        if value is True and key in BARE_TRUE_FLAGS:
-            argv.append(f"--{key}")
-        elif isinstance(value, (list, tuple)):
-            argv += [f"--{key}", *map(str, value)]
-        else:
-            argv += [f"--{key}", str(value)]
-    return argv
-
-
-def load_config_file(path: str | Path) -> dict:
-    """A YAML/JSON mapping of flag names to values; every mistake in it is one ConfigFileError naming the file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigFileError(f"config file {path} does not exist. Check the path (recipes are in "
-                              f"{REPO_ROOT / 'task_configs'}).") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigFileError(f"config file {path} cannot be read: {err}.") from None
-    try:
-        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise ConfigFileError(f"config file {path} is not valid {'JSON' if str(path).endswith('.json') else 'YAML'}"
-                              f"{line}: {' '.join(str(getattr(err, 'problem', None) or err).split())}.") from None
-    if not isinstance(data, dict):
-        raise ConfigFileError(f"config file {path} must hold a mapping of flag names to values (`flag: value` "
-                              "lines).")
-    known = _known_flags()
-    unknown = [str(k) for k in data if str(k) not in known]
-    if unknown:
-        raise ConfigFileError(f"config file {path}: unknown flag(s) {_with_suggestions(unknown, known)}. "
-                              "`python run_xtreme_s.py --help` lists the flags.")
-    return data
-
-
-def _with_suggestions(unknown: list[str], known: set[str]) -> str:
-    """'name' (did you mean 'closest'?), ... for flags the parser does not know."""
-    import difflib
-
-    return ", ".join(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
-        k, known, n=1)) else "") for k in unknown)
-
-
 def argument_classes() -> tuple[type, ...]:
     """Every dataclass of flags, in parsing order: the shared ones, the protocol's, then each family's."""
     from .families import family_arguments
@@ -288,57 +232,9 @@ def _known_flags() -> set[str]:
     from dataclasses import fields
 
     names = {f.name for cls in argument_classes() for f in fields(cls)}
-    return names | {k.lstrip("-") for k in (*RENAMED_FLAGS, *EXPANDED_FLAGS)} | {"config"}
+    from .argv import AUTH_TOKEN_FLAGS, EXPANDED_FLAGS, RENAMED_FLAGS
 
-
-# transformers 4 -> 5 renames; value-less flags map onto their present-day equivalent.
-RENAMED_FLAGS = {"--evaluation_strategy": "--eval_strategy", "--evaluation-strategy": "--eval_strategy",
-                 "--no_cuda": "--use_cpu", "--push_to_hub_token": "--hub_token",
-                 # transformers 5.24 deprecates these (a FutureWarning per run); same meaning under the new name.
-                 "--gradient_checkpointing": "--activation_checkpointing",
-                 "--gradient-checkpointing": "--activation_checkpointing",
-                 "--gradient_checkpointing_kwargs": "--activation_checkpointing_kwargs",
-                 "--gradient-checkpointing-kwargs": "--activation_checkpointing_kwargs"}
-EXPANDED_FLAGS = {"--group_by_length": ["--train_sampling_strategy", "group_by_length"],
-                  "--group-by-length": ["--train_sampling_strategy", "group_by_length"]}
-
-
-def _is_bool(value: str) -> bool:
-    try:
-        string_to_bool(value)
-    except argparse.ArgumentTypeError:  # not one of the boolean spellings transformers accepts
-        return False
-    return True
-
-
-def translate_legacy_flags(argv: list[str]) -> list[str]:
-    """Rewrite the flags transformers 5 renamed or removed (reference command lines keep working)."""
-    out: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        name, eq, value = arg.partition("=")
-        if name in RENAMED_FLAGS:
-            out.append(RENAMED_FLAGS[name] + (eq + value if eq else ""))
-        elif name in EXPANDED_FLAGS:
-            # `--group_by_length` may be followed by an explicit boolean (the spellings transformers accepts).
-            explicit = value if eq else (argv[i + 1] if i + 1 < len(argv) and _is_bool(argv[i + 1]) else None)
-            if explicit is not None and not eq:
-                i += 1
-            if explicit is not None and not _is_bool(explicit):
-                raise UsageError(f"{name} takes a boolean, not {explicit!r}")
-            if explicit is None or string_to_bool(explicit):
-                out += EXPANDED_FLAGS[name]
-        else:
-            out.append(arg)
-        i += 1
-    return out
-
-
-def _given(argv: list[str], name: str) -> bool:
-    """Whether `--name` (or `--name=...`, or its dashed alias) is on the command line."""
-    flags = {f"--{name}", f"--{name.replace('_', '-')}"}
-    return any(a.split("=", 1)[0] in flags for a in argv)
+    return names | {k.lstrip("-") for k in (*RENAMED_FLAGS, *EXPANDED_FLAGS, *AUTH_TOKEN_FLAGS)} | {"config"}
 
 
 def build_parser() -> HfArgumentParser:
@@ -346,7 +242,7 @@ def build_parser() -> HfArgumentParser:
     parser = HfArgumentParser(argument_classes())
 
     def error(message: str) -> None:  # argparse would print its 200-line usage first; one line is enough
-        raise UsageError(f"{message.rstrip('.')}. `python run_xtreme_s.py --help` lists the flags.")
+        raise UsageError(f"{message.rstrip('.')}. {HELP_HINT}")
 
     parser.error = error
     return parser
@@ -361,22 +257,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     "protocol" to the ProtocolArguments (what is trained: xtreme_s.protocols) and "ready_made" to the
     ReadyMadeArguments (models evaluated as they are: xtreme_s.readymade)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    config: dict = {}
-    if argv and argv[0].endswith((".yaml", ".yml", ".json")) and not argv[0].startswith("-"):
-        config = load_config_file(argv.pop(0))
-    i = 0
-    while i < len(argv):  # each --config layers over the recipe and the ones before it (encoder, protocol)
-        arg = argv[i]
-        if arg == "--config" or arg.startswith("--config="):
-            if "=" not in arg and i + 1 >= len(argv):
-                raise UsageError("--config needs a file name (a YAML or JSON recipe).")
-            path = arg.partition("=")[2] if "=" in arg else argv[i + 1]
-            config = {**config, **load_config_file(path)}
-            del argv[i:i + (1 if "=" in arg else 2)]
-        else:
-            i += 1
-    full = translate_legacy_flags(_to_argv(config) + argv)
-    if "--mini" in full and not _given(full, "output_dir"):
+    full = translate_legacy_flags(expand_config_files(argv))
+    if "--mini" in full and not given(full, "output_dir"):
         full += ["--output_dir", "outputs/mini"]
     from .families import family_arguments
 
@@ -388,9 +270,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
         raise UsageError(f"invalid flags: {' '.join(str(err).split())}") from None
     unknown = [a.split("=", 1)[0].lstrip("-") for a in rest if a.startswith("-")]
     if rest:
-        what = (f"unknown flag(s) {_with_suggestions(unknown, _known_flags())}" if unknown else
+        what = (f"unknown flag(s) {with_suggestions(unknown, _known_flags())}" if unknown else
                 f"unexpected argument(s) {' '.join(rest)}")
-        raise UsageError(f"{what}. `python run_xtreme_s.py --help` lists the flags.")
+        raise UsageError(f"{what}. {HELP_HINT}")
     model_args, data_args, training_args, protocol_args, ready_made_args, *parsed = parsed
     family_args = {**dict(zip(family_arguments(), parsed, strict=True)), "protocol": protocol_args,
                    "ready_made": ready_made_args}
@@ -412,7 +294,7 @@ def apply_mini_defaults(model_args: ModelArguments, data_args: DataArguments, fa
     for name, value in mini_defaults(task_prefix).items():
         if getattr(data_args, name) is None:
             setattr(data_args, name, value)
-    if not _given(argv, "model_name_or_path"):
+    if not given(argv, "model_name_or_path"):
         model_args.model_name_or_path = str(MINI_ROOT / "models" / "tiny-xls-r")
-    if task_prefix == "covost2" and not _given(argv, "decoder_name_or_path"):
+    if task_prefix == "covost2" and not given(argv, "decoder_name_or_path"):
         family_args["seq2seq"].decoder_name_or_path = str(MINI_ROOT / "models" / "tiny-decoder")

@@ -11,15 +11,15 @@ reason, or, with `--force`, scored and flagged in both output files.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ScriptArgumentParser, UsageError
 from ..registry import TASKS
-from ..results import load_results
+from ..results import ResultsFileError, load_results
 
 # Which number of each task's results.json enters the score, and how.
 # FLEURS: the leaderboard labels every ASR column "WER", but FLEURS is scored with a character-level "unit error
@@ -79,8 +79,12 @@ def collect(paths: list[str | Path], split: str = "test", fleurs_metric: str = "
     report = ScoreReport(forced=force, split=split, average=average)
     metrics = task_metrics(fleurs_metric)
     models: dict[str, list[str]] = {}
+    protocols: dict[str, list[str]] = {}
     for raw in paths:
-        file, res = load_results(raw)
+        try:
+            file, res = load_results(raw)
+        except ResultsFileError as err:  # one line, named as score's: `xtreme-s: error: score: ...`
+            raise UsageError(f"score: {err}") from None
         task = res.get("task")
         if task not in TASKS:
             report.problems.append(f"{file}: unknown task {task!r}")
@@ -92,6 +96,8 @@ def collect(paths: list[str | Path], split: str = "test", fleurs_metric: str = "
             report.problems.append(f"{task}: two runs ({report.runs[task]['path']} and {file}); pass one per task")
             continue
         models.setdefault(str(res.get("model")), []).append(task)
+        protocol = res.get("protocol") if isinstance(res.get("protocol"), dict) else {}
+        protocols.setdefault(str(protocol.get("name", "finetune")), []).append(task)
         prefix = TASKS[task].prefix
         if res.get("config_name") != f"{prefix}.all" or res.get("language_group"):
             report.problems.append(f"{task}: {file} ran {res.get('config_name')}"
@@ -113,6 +119,9 @@ def collect(paths: list[str | Path], split: str = "test", fleurs_metric: str = "
     if len(models) > 1:
         report.problems.append("runs of different models: " + "; ".join(f"{m}: {', '.join(t)}"
                                                                           for m, t in models.items()))
+    if len(protocols) > 1:  # a frozen-encoder probe and fine-tuned runs measure different things
+        report.problems.append("runs of different protocols: " + "; ".join(f"{p}: {', '.join(t)}"
+                                                                             for p, t in protocols.items()))
     report.missing = [t for t in SCORE_TASKS if t not in report.runs]
     if report.problems and not force:
         return report
@@ -154,7 +163,7 @@ def to_markdown(report: ScoreReport) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xtreme-s score", description=__doc__.split("\n\n")[0])
+    parser = ScriptArgumentParser("score", prog="xtreme-s score", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="run output directories (or their results.json), one per task")
     parser.add_argument("--output_dir", default=".", help="where score.md and score.json are written")
     parser.add_argument("--split", default="test", help="which scored split of each run to use (default: test)")
@@ -163,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleurs_metric", default="cer", choices=["cer", "wer"],
                         help="FLEURS-ASR error rate entering the score (default cer, FLEURS' unit error rate)")
     parser.add_argument("--force", action="store_true",
-                        help="score even when runs are incompatible (flagged in score.md/score.json)")
+                        help="score even when runs are incompatible (different models or protocols, subsets of "
+                             "languages; flagged in score.md/score.json)")
     args = parser.parse_args(argv)
     report = collect(args.runs, args.split, args.fleurs_metric, args.average, args.force)
     out = Path(args.output_dir)
@@ -174,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     print(md)
     print(f"Wrote {out / 'score.md'} and {out / 'score.json'}")
     if report.problems and not args.force:
-        print("Refused: the runs above cannot be combined (fix them, or pass --force to score anyway).",
-              file=sys.stderr)
+        print(f"xtreme-s: error: score: the runs cannot be combined: {'; '.join(report.problems)}. Fix them, or pass "
+              f"--force to score anyway (flagged in {out / 'score.md'}).", file=sys.stderr)
         return 2
     return 0

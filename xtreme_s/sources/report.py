@@ -9,11 +9,11 @@ source has none (its durations are read from audio headers at load time).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from typing import Any
 
+from ..errors import ScriptArgumentParser
 from ..registry import TASKS, resolve
 from .base import MINI_ROOT, SPLITS, LanguageUnavailable, LoadContext, SourceError
 from .hub import HubAdapter
@@ -92,7 +92,7 @@ def format_report(config: str, entries: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="xtreme-s sources", description=__doc__.splitlines()[0])
+    parser = ScriptArgumentParser("sources", prog="xtreme-s sources", description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", default=None,
                         help="an XTREME-S config (e.g. fleurs.all, covost2.fr.en); default: every task's .all / "
                              "first config")
