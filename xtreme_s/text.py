@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +93,38 @@ def encode_characters(tokenizer: Any, text: str) -> list[int]:
     if getattr(tokenizer, "do_lower_case", False):  # the tokenizer's own convention (its vocabulary is uppercase)
         text = text.upper()
     return tokenizer.convert_tokens_to_ids([delimiter if ch == " " else ch for ch in text])
+
+
+def encode_text_target(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """Decoder label ids of `texts` (`tokenizer(text_target=...)`), where a literal special-token string in the text
+    ("</s>", "<pad>", a language code) is text: spelt with the vocabulary's pieces for its characters (the unknown
+    id for a character the vocabulary lacks), never the special id itself, which would end the sentence early or
+    be ignored as padding. Texts without such a literal are tokenized exactly as the tokenizer does.
+
+    Hand-written: `split_special_tokens=True` stops the added-token matching only; SentencePiece vocabularies hold
+    "</s>" as a piece too, and the model still picks it."""
+    specials = sorted({t for t in tokenizer.all_special_tokens if t}, key=len, reverse=True)
+    literal = re.compile("|".join(map(re.escape, specials))) if specials else None
+    out = tokenizer(text_target=list(texts)).input_ids
+    plain = [i for i, text in enumerate(texts) if literal is None or not literal.search(text)]
+    if len(plain) == len(texts):
+        return out
+    special_ids = set(tokenizer.all_special_ids)
+    # Where the tokenizer's own special tokens (language code, EOS) go around the text: from a probe text.
+    template = tokenizer(text_target="").input_ids
+    probe_full = tokenizer(text_target="a").input_ids
+    probe = tokenizer(text_target="a", add_special_tokens=False).input_ids
+    cut = next((p for p in range(len(template) + 1) if template[:p] + probe + template[p:] == probe_full),
+               len(template) - 1 if template and template[-1] == tokenizer.eos_token_id else len(template))
+    for i, text in enumerate(texts):
+        if i in plain:
+            continue
+        content: list[int] = []
+        for token_id in tokenizer(text_target=text, add_special_tokens=False, split_special_tokens=True).input_ids:
+            if token_id in special_ids and token_id != tokenizer.unk_token_id:
+                piece = tokenizer.convert_ids_to_tokens(token_id)
+                content += tokenizer.convert_tokens_to_ids(list(piece))  # unknown characters -> the unknown id
+            else:
+                content.append(token_id)
+        out[i] = template[:cut] + content + template[cut:]
+    return out

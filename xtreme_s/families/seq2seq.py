@@ -33,7 +33,7 @@ from ..hub import ModelSource
 from ..layer_sum import load_layer_sum
 from ..metrics import group_means
 from ..registry import COVOST2_RESOURCE_GROUPS
-from ..text import TextNormalizer
+from ..text import TextNormalizer, encode_text_target
 from ..trainer import SpeechSeq2SeqTrainer
 from .base import Prepared, TaskFamily
 from .probe_heads import ProbeSetup, weighted_sum_encoder
@@ -137,10 +137,11 @@ class Seq2SeqFamily(TaskFamily):
     def labels_for(self, texts: Sequence[str]) -> list[list[int]]:
         """Target ids as the decoder is trained on them: the tokenizer's own special tokens, minus a leading
         decoder-start token (the model prepends it when it shifts the labels), plus EOS if the tokenizer adds none
-        (otherwise the model never learns to stop)."""
+        (otherwise the model never learns to stop). A literal "</s>" or "<pad>" in a translation is text
+        (text.encode_text_target), never the special id."""
         tok = self.processor.tokenizer
         out = []
-        for ids in tok(text_target=list(texts)).input_ids:
+        for ids in encode_text_target(tok, texts):
             if ids and ids[0] == self.decoder_start_token_id:
                 ids = ids[1:]
             if not ids or ids[-1] != tok.eos_token_id:
