@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import Seq2SeqTrainer, Trainer
+from transformers import Seq2SeqTrainer, Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, EvalPrediction, seed_worker
 
 from . import sampling
+from .errors import UserError
 from .robustness import DECODE_REASONS, EMPTY_BATCH_KEY, IN_BATCH_SUFFIX, SKIPPED_KEY, SKIPPED_STATE
 
 logger = logging.getLogger(__name__)
@@ -252,11 +253,53 @@ class SpeechSamplingMixin:
         return super().log(logs, *args, **kwargs)
 
 
-class SpeechTrainer(SkippedItemsMixin, SpeechSamplingMixin, Trainer):
+class TrainingDiverged(UserError, FloatingPointError):
+    """The gradient became NaN/inf: the run stops before that step changes the weights."""
+
+
+class DivergenceGuard(TrainerCallback):
+    """Stops training at the first optimizer step whose gradient holds NaN or inf, before the step is applied.
+
+    Without it the run ends with exit code 0: the Trainer replaces a NaN loss in its log by the running mean
+    (`logging_nan_inf_filter`), the optimizer writes NaN into every weight, and the NaN model is saved as the
+    result. The gradient, not the loss, is checked: after DDP's all-reduce every rank holds the same one, so every
+    rank stops together (a NaN loss on one rank makes every rank's gradient NaN). Under fp16 an inf gradient is the
+    loss scaler's business (the step is skipped and the scale lowered), so fp16 runs are left to it."""
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        if args.fp16 or model is None:
+            return
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        if not grads:
+            return
+        local = [g.to_local() if hasattr(g, "to_local") else g for g in grads]  # FSDP2: this rank's shard
+        bad = torch.logical_not(torch.isfinite(torch.stack([g.detach().float().norm() for g in local])).all())
+        if torch.distributed.is_available() and torch.distributed.is_initialized():  # a NaN in one rank's shard
+            bad = bad.to(torch.int32)
+            torch.distributed.all_reduce(bad, op=torch.distributed.ReduceOp.MAX)
+        if bool(bad):
+            raise TrainingDiverged(
+                f"training diverged at step {state.global_step + 1}: the gradient holds NaN/inf values, so the loss "
+                f"is no longer a number. Likely cause: a learning rate too high for this model (--learning_rate "
+                f"{args.learning_rate:g}; lower it or lengthen --warmup_steps)"
+                f"{', or bf16 overflow' if args.bf16 else ''}. "
+                "The step was not applied and no finished model was saved (earlier checkpoints are intact); rerun "
+                "with a lower --learning_rate and --overwrite_output_dir.")
+
+
+class DivergenceGuardMixin:
+    """Every trainer of ours stops on a diverged gradient (DivergenceGuard)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.add_callback(DivergenceGuard())
+
+
+class SpeechTrainer(DivergenceGuardMixin, SkippedItemsMixin, SpeechSamplingMixin, Trainer):
     pass
 
 
-class SpeechSeq2SeqTrainer(SkippedItemsMixin, SpeechSamplingMixin, Seq2SeqTrainer):
+class SpeechSeq2SeqTrainer(DivergenceGuardMixin, SkippedItemsMixin, SpeechSamplingMixin, Seq2SeqTrainer):
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
         """Generation under the run's mixed precision: accelerate wraps only the model's `forward` in autocast, and
         `generate` reaches the encoder through `get_encoder()`, so with --bf16 the encoder ran in float32 (found by
