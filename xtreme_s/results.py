@@ -38,6 +38,8 @@ class RunTally:
     notes: dict[str, Any] = field(default_factory=dict)  # family-specific facts (e.g. OOV rate per split)
     references: dict[str, list] = field(default_factory=dict)  # scored split -> references, in dataset order
     scored: dict[str, Any] = field(default_factory=dict)  # split -> its latest (predictions, report)
+    # evaluation-only runs: a line per split naming the clips that could not be scored (the run fails at its end)
+    unscored: list[str] = field(default_factory=list)
 
     def skip(self, split: str, reason: str, n: int = 1) -> None:
         self.skipped.setdefault(split, Counter())[reason] += n

@@ -11,8 +11,8 @@ pass and adds them up, and the runner sums them over ranks into results.json.
 Evaluation and test items are never dropped silently. Where a run trains (or the user allows skipping), the
 evaluation splits are decoded once before training (`startup_checks.check_eval_split`), so a corrupt test clip
 stops the run at start-up, not after a day of training; `--allow_skipping_eval_items` skips such items instead,
-counts them under the split's name and scores the rest. Without that check (evaluation-only runs), the collator
-raises naming the file.
+counts them under the split's name and scores the rest. An evaluation-only run with such items scores the
+rest, writes results.json, then ends with exit code 2 naming them (none stops part way).
 """
 
 from __future__ import annotations

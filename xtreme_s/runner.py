@@ -28,6 +28,7 @@ from .registry import ResolvedTask, resolve
 from .reports import model_card, results_md
 from .results import (
     PREDICTIONS_FILE,
+    RESULTS_FILE,
     DataRecord,
     Results,
     RunTally,
@@ -35,6 +36,7 @@ from .results import (
     library_versions,
     write_predictions,
 )
+from .robustness import BadAudioError
 from .sources import LoadContext, load_splits
 from .startup_checks import check_eval_split, check_models
 
@@ -85,7 +87,13 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     # card says "fine-tuned from" / "probed on" it and labels a mini-benchmark run a smoke test.
     results.base_model = {"name": family.weights_source.name, "revision": family.weights_source.revision}
     results.data.source = data_source(data_args, scored_limits(roles, data_args))
-    return write_outputs(results, trainer, roles, training_args)
+    payload = write_outputs(results, trainer, roles, training_args)
+    if tally.unscored:  # evaluation-only: the rest was scored and written; the run still fails, naming the clips
+        raise BadAudioError(f"{'; '.join(tally.unscored)}. The other utterances were scored and written to "
+                            f"{Path(training_args.output_dir) / RESULTS_FILE} (these are counted under "
+                            "skipped.<split>); fix or remove these clips, or pass --allow_skipping_eval_items to "
+                            "accept the run without them.")
+    return payload
 
 
 # -- before any data ------------------------------------------------------------------------------------------
@@ -255,11 +263,12 @@ def select_rows(data: dict, roles: dict[str, str], data_args: DataArguments,
             raise UsageError(f"The {role} split '{split}' has no utterance to score"
                              f"{f' ({flag} {limit})' if limit is not None else ''}. Check the data, "
                              f"--{role}_split_name and {flag}, or drop --do_{role}.")
-        # A full decode where a long run would otherwise find a bad test clip only at its end.
-        full = training_args.do_train or data_args.allow_skipping_eval_items
+        # Every clip decoded once up front: a training run stops at start-up on a bad test clip, not after a day
+        # of training; an evaluation-only run scores the rest, writes them and stops naming the clips at its end.
         with training_args.main_process_first(desc=f"checking {split} audio"):
-            ds = check_eval_split(ds, split, full, data_args.allow_skipping_eval_items, tally,
-                                  data_args.preprocessing_num_workers)
+            ds = check_eval_split(ds, split, True, data_args.allow_skipping_eval_items, tally,
+                                  data_args.preprocessing_num_workers,
+                                  unscored=None if training_args.do_train else tally.unscored)
         short = sum(1 for d in ds["duration"] if 0 <= d < limits.min_seconds)
         if short:  # scored, padded with silence up to what the encoder needs (SpeechCollator.min_samples)
             tally.notes.setdefault("padded_to_encoder_minimum", {})[split] = short
@@ -363,8 +372,10 @@ def score_splits(trainer: Any, family: TaskFamily, prepared: Prepared, roles: di
         # (retrieval), or outputs read from a cache, get no compute_metrics call, so they are scored here.
         predictions, report = tally.scored.get(split) or family.evaluate(split, raw, ds)
         extra = family.after_scoring(split, raw, ds, trainer.model)  # e.g. the CTC family's LM-decoded scores
+        # A loss the run cannot stand behind (e.g. CTC transcripts longer than the model's output) is not a number.
+        loss = None if split in tally.notes.get("loss_not_reported", {}) else metrics.get(f"{role}_loss")
         name = PREDICTIONS_FILE if role == "predict" else f"{role}_{PREDICTIONS_FILE}"
-        results.splits[split] = SplitResult(len(ds), metrics.get(f"{role}_loss"), {**report, **extra}, name,
+        results.splits[split] = SplitResult(len(ds), loss, {**report, **extra}, name,
                                             metric_intervals(results.task, report, predictions,
                                                              tally.references[split], ds))
         write_predictions(out_dir / name, ds.ids, ds.languages, predictions, tally.references[split],

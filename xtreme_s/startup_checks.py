@@ -74,11 +74,14 @@ def _problems(batch: dict[str, list]) -> dict[str, list]:
 
 
 def check_eval_split(ds: datasets.Dataset, split: str, full_decode: bool, allow_skipping: bool,
-                     tally: Any, num_proc: int | None = None) -> datasets.Dataset:
+                     tally: Any, num_proc: int | None = None, unscored: list[str] | None = None
+                     ) -> datasets.Dataset:
     """Stop on (or, when allowed, skip and count in `tally`, the run's `results.RunTally`) evaluation items that
     cannot be scored.
 
-    Without `full_decode` only headers are checked (they were read at load time, so this is free)."""
+    With `unscored` (evaluation-only runs) they are skipped and counted, and a line naming them is added to it:
+    the run scores the rest, writes it, then fails with that line. Without `full_decode` only headers are checked
+    (they were read at load time, so this is free)."""
     cols = [c for c in ("audio", "duration", "segment_start", "segment_end") if c in ds.column_names]
     if full_decode:
         logger.info("%s: checking that all %d clips decode (once, before training)", split, len(ds))
@@ -92,14 +95,18 @@ def check_eval_split(ds: datasets.Dataset, split: str, full_decode: bool, allow_
         return ds
     ids, paths = ds.select(bad)["id"], [a.get("path") for a in ds.select(bad)["audio"]]
     listing = "; ".join(f"{i} ({p}): {problems[k]}" for i, p, k in list(zip(ids, paths, bad, strict=True))[:5])
-    if not allow_skipping:
+    if unscored is not None and not allow_skipping:
+        unscored.append(f"{split}: {len(bad)} of {len(ds)} utterance(s) could not be scored: {listing}"
+                        f"{' ...' if len(bad) > 5 else ''}")
+    elif not allow_skipping:
         raise BadAudioError(f"{split}: {len(bad)} of {len(ds)} utterance(s) cannot be scored: {listing}"
                             f"{' ...' if len(bad) > 5 else ''}. Evaluation items are never dropped silently: fix or "
                             "remove them, or pass --allow_skipping_eval_items to skip them (they are then counted "
                             "in results.json and excluded from the metrics).")
     for k in bad:
         tally.skip(split, problems[k])
-    logger.warning("%s: SKIPPING %d of %d utterance(s) that cannot be scored (--allow_skipping_eval_items); "
-                   "metrics cover the rest: %s", split, len(bad), len(ds), listing)
+    logger.warning("%s: SKIPPING %d of %d utterance(s) that cannot be scored%s; metrics cover the rest: %s", split,
+                   len(bad), len(ds), " (--allow_skipping_eval_items)" if allow_skipping else
+                   "; the run will end with exit code 2 naming them", listing)
     bad_set = set(bad)
     return ds.select([i for i in range(len(ds)) if i not in bad_set])

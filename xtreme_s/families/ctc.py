@@ -169,7 +169,15 @@ class CTCFamily(TaskFamily):
                                sum(missing.values()), total, UNK_TOKEN, "".join(sorted(missing)))
             self.tally.notes.setdefault("oov_char_rate", {})[split] = sum(missing.values()) / max(total, 1)
             self.tally.references[split] = texts
-            out[split] = SpeechDataset(ds, [encode_characters(tok, t) for t in texts])
+            labels = [encode_characters(tok, t) for t in texts]
+            frames = encoders.output_frames(cfg, self.feature_extractor,
+                                            [int(d * self.feature_extractor.sampling_rate) for d in ds["duration"]])
+            infeasible = sum(len(lab) > n for lab, n in zip(labels, frames, strict=True))
+            if infeasible:  # scored as usual; only the loss cannot be trusted
+                self.tally.notes.setdefault("loss_not_reported", {})[split] = (
+                    f"{infeasible} of {len(ds)} transcripts are longer than the model's output frames: their CTC "
+                    "loss is infinite (zeroed by --ctc_zero_infinity), so a mean loss would understate it")
+            out[split] = SpeechDataset(ds, labels)
         if self.family_args.lm_path is not None:  # the LMs against this vocabulary, before training or decoding
             a = self.training_args  # the precision the encoder computes in is part of what the cache holds
             context = f"{self.task.config_name} fp16={a.fp16} bf16={a.bf16} fp16_full_eval={a.fp16_full_eval} " \
