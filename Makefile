@@ -13,8 +13,9 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 RUN = $(if $(filter 1,$(NPROC)),$(BIN)/python,$(BIN)/torchrun --nproc_per_node=$(NPROC)) run_xtreme_s.py
-# MINI=1: the same recipe on the bundled mini benchmark and tiny model, a few CPU steps, fp32.
-MINI_FLAGS = --mini --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_steps 5 --logging_steps 5 \
+# MINI=1: the same recipe on the bundled mini benchmark and tiny model, a few CPU steps, fp32; each run starts
+# afresh (--overwrite_output_dir), so the same command can be run again.
+MINI_FLAGS = --mini --overwrite_output_dir --max_steps 40 --eval_steps 20 --save_steps 20 --warmup_steps 5 --logging_steps 5 \
 	--learning_rate 1e-3 --per_device_train_batch_size 8 --per_device_eval_batch_size 8 \
 	--gradient_accumulation_steps 1 --fp16 False --activation_checkpointing False --mask_time_prob 0.05 \
 	--mask_feature_prob 0 --dataloader_num_workers 0
@@ -34,8 +35,14 @@ TASK_FLAGS = $(if $(ENCODER_CONFIG),--config $(ENCODER_CONFIG)) $(if $(PROTOCOL_
 	fleurs-retrieval score compare bench mls-xls-r-2b minds14 fleurs-lang_id
 
 help:
+	@echo "make help        this list"
+	@echo "make install     create .venv and install the package with its test extras (every target below needs it)"
 	@echo "make demo        set up .venv and show on the bundled mini benchmark that the model learns (offline, ~2 min)"
-	@echo "make test        set up .venv and run the test suite"
+	@echo "make test        set up .venv and run the test suite [PYTEST_ARGS=..]"
+	@echo "make test-fast   the test suite without the slow tests"
+	@echo "make lint        ruff check"
+	@echo "make system-deps espeak-ng and sox (apt; only for make mini-benchmark)"
+	@echo "make clean       remove outputs/ and the test and lint caches"
 	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
 	@echo "make covost2 [ARGS='--data_dir DIR']  speech translation X->en (XLS-R + mBART-50) from fixie-ai/covost2 or Common Voice 4; same options"
 	@echo "make mls-xls-r-2b NPROC=8   XLS-R 2B on MLS: FSDP + activation checkpointing (GPUs; see docs/scale-out.md)"

@@ -57,8 +57,9 @@ def output_dir_lock(args: Any) -> Iterator[None]:
     """Hold `<output_dir>/_xtreme_s.lock` for the whole run, so two runs never write into one folder.
 
     `fcntl.flock` on an open file: the operating system releases it when the process ends, however it ends (a
-    killed run leaves no stale lock; the file itself stays, harmlessly). Under torchrun only the main process
-    takes it: the other ranks are part of the same run."""
+    killed run leaves no stale lock; the file itself stays, harmlessly). A run that ends in Python (finished, a
+    mistake, Ctrl-C) removes the file, so finished directories hold only the run's outputs. Under torchrun only
+    the main process takes it: the other ranks are part of the same run."""
     out = Path(args.output_dir)
     if getattr(args, "process_index", 0) != 0:
         yield
@@ -69,9 +70,11 @@ def output_dir_lock(args: Any) -> Iterator[None]:
     except OSError as err:
         raise OutputDirError(f"--output_dir {out} is not writable ({err.strerror}). Pass a folder you can "
                              "write to.") from err
+    held = False
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
         except OSError as err:
             if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
@@ -85,6 +88,9 @@ def output_dir_lock(args: Any) -> Iterator[None]:
         handle.flush()
         yield
     finally:
+        if held:  # removed while still held: a run that opens it now fails to lock it, or locks a fresh file
+            with contextlib.suppress(OSError):
+                (out / LOCK_FILE).unlink()
         handle.close()  # releases the lock
 
 
