@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -43,6 +44,12 @@ def test_ctc_train_eval_predict_writes_results(config, tmp_path, hf_cache, monke
     assert (out / "eval_predictions.jsonl").exists() and (out / "predict_results.json").exists()
     for name in ("vocab.json", "config.json", "model.safetensors"):
         assert (out / name).exists(), name
+    # A finished directory holds no lock, and docs/outputs.md names every file in it.
+    assert not (out / "_xtreme_s.lock").exists()
+    documented = (ROOT / "docs" / "outputs.md").read_text()
+    for path in out.iterdir():
+        generic = re.sub(r"_(train|validation|test)\.", "_<split>.", path.name)
+        assert f"`{path.name}`" in documented or f"`{generic}`" in documented, path.name
     # The saved run is a usable checkpoint: processor and model reload and agree on the vocabulary size.
     from transformers import AutoModelForCTC, AutoProcessor
 
