@@ -1,4 +1,4 @@
-"""BLEU exactly as the `xtreme_s` metric computes it for CoVoST-2 (xtreme_s_spec.md section 4)."""
+"""BLEU exactly as the `xtreme_s` metric computes it for CoVoST-2 (docs/spec.md section 4)."""
 
 from __future__ import annotations
 

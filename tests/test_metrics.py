@@ -1,4 +1,4 @@
-"""WER/CER/accuracy with the `xtreme_s` metric's semantics (xtreme_s_spec.md section 4)."""
+"""WER/CER/accuracy with the `xtreme_s` metric's semantics (docs/spec.md section 4)."""
 
 from __future__ import annotations
 

@@ -162,3 +162,25 @@ def test_score_refusals_carry_the_prefix(tmp_path, capsys):
     assert "runs of different protocols: finetune: mls; probe: voxpopuli" in line and "--force" in line
     assert json.loads((tmp_path / "score" / "score.json").read_text())["score"] is None
 
+
+
+def test_docs_hold_what_they_cite_and_make_help_lists_every_target():
+    """Every relative link of the README and docs/ resolves inside the repository (users have no ../shared), and
+    `make help` names every target of the Makefile."""
+    import re
+    import shutil
+
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if not target.startswith(("http://", "https://", "mailto:")):
+                assert (page.parent / target).resolve().exists(), f"{page.name} links to missing {target}"
+    cited = subprocess.run(["grep", "-rIl", "xtreme_s_spec.md", "README.md", "docs", "xtreme_s", "task_configs"],
+                           cwd=ROOT, capture_output=True, text=True).stdout
+    assert not cited, f"cite docs/spec.md instead: {cited}"
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    phony = re.search(r"^\.PHONY:((?:.*\\\n)*.*)$", makefile, re.M).group(1).replace("\\\n", " ").split()
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    words = set(re.findall(r"[\w-]+", shown))
+    assert not [t for t in phony if t not in words], shown

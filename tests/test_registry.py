@@ -1,4 +1,4 @@
-"""Config-name resolution (xtreme_s_spec.md section 3.2) and FLEURS language groups (section 3.3)."""
+"""Config-name resolution (docs/spec.md section 3.2) and FLEURS language groups (section 3.3)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The benchmark's metrics, computed without the Hub.
 
 `evaluate.load("xtreme_s")` still calls jiwer's removed `compute_measures`, so we re-implement its semantics
-(`xtreme_s_spec.md` section 4) on jiwer 3/4: errors are pooled over the corpus, Σ(S+D+I) / Σ(S+D+H), not
+(`docs/spec.md` section 4) on jiwer 3/4: errors are pooled over the corpus, Σ(S+D+I) / Σ(S+D+H), not
 averaged per utterance; CER treats spaces as characters; nothing is lowercased or stripped of punctuation
 here (normalisation happens once, before training, in `xtreme_s.text`). Values are fractions, as the metric
 returns them; BLEU is 0-100.

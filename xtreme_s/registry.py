@@ -1,7 +1,7 @@
 """The XTREME-S task registry: every config name, as data.
 
 Adding a language or a task is a table entry here, never a branch in the runner. Config names follow the
-benchmark (`xtreme_s_spec.md` section 3.2): `<prefix>.<lang>`, `<prefix>.all`, and `covost2.<src>.en`.
+benchmark (`docs/spec.md` section 3.2): `<prefix>.<lang>`, `<prefix>.all`, and `covost2.<src>.en`.
 """
 
 from __future__ import annotations

@@ -279,7 +279,7 @@ class Seq2SeqFamily(TaskFamily):
         result["groups"] = group_means(result["per_language"], COVOST2_RESOURCE_GROUPS)
         self.tally.notes["resource_groups"] = {
             "definition": {k: list(v) for k, v in COVOST2_RESOURCE_GROUPS.items()},
-            "caveat": "UNCONFIRMED grouping recalled from the XLS-R paper (xtreme_s_spec.md section 1); group "
+            "caveat": "UNCONFIRMED grouping recalled from the XLS-R paper (docs/spec.md section 1); group "
                       "scores are unweighted means of the per-direction BLEU of the languages that were scored.",
         }
         self.tally.notes["translation_normalization"] = ("xtreme_s (lowercase, chars_to_ignore deleted)"

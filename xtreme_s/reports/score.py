@@ -1,7 +1,7 @@
 """The overall XTREME-S score from the `results.json` of task runs (`xtreme-s score RUN_DIR...`).
 
 score = 0.4 * (100 - mean ASR error of FLEURS, MLS, VoxPopuli) + 0.4 * CoVoST-2 BLEU
-      + 0.2 * mean accuracy of FLEURS-LangID and MInDS-14, all in percent (`xtreme_s_spec.md` section 2; the
+      + 0.2 * mean accuracy of FLEURS-LangID and MInDS-14, all in percent (`docs/spec.md` section 2; the
 leaderboard's own formula, which reproduces its published scores). BABEL and FLEURS retrieval do not count.
 
 Runs are combined only when they are comparable: one run per task, all of the same pretrained model, each on the
