@@ -100,3 +100,51 @@ def test_special_token_text_in_a_translation_is_text():
     specials = set(tok.all_special_ids) - {tok.unk_token_id}
     assert literal[0] == plain[0] and literal[-1] == tok.eos_token_id  # the tokenizer's own language code and EOS
     assert not specials & set(literal[1:-1]), tok.convert_ids_to_tokens(literal)
+
+
+# ---- mistakes in the data layer and model folders: one line, before anything long -------------------------------
+
+
+def test_damaged_source_files_are_one_line(tmp_path, capsys, hf_cache):
+    """A raw FLEURS transcript TSV with a non-numeric num_samples (under `xtreme-s sources` and in a run, before any
+    audio is converted), and a truncated parquet file under `xtreme-s sources`."""
+    from test_newcomer import one_error_line, user_cli
+
+    mirror = tmp_path / "mirror"
+    shutil.copytree(MINI / "hub" / "google" / "fleurs", mirror / "google" / "fleurs")
+    tsv = mirror / "google" / "fleurs" / "data" / "en_us" / "test.tsv"
+    rows = tsv.read_text(encoding="utf-8").splitlines()
+    cells = rows[1].split("\t")
+    cells[5] = "12k"
+    tsv.write_text("\n".join([rows[0], "\t".join(cells), *rows[2:]]) + "\n", encoding="utf-8")
+    common = ["fleurs.en_us", "--mirror_root", str(mirror), "--splits", "test", "--cache_dir", str(hf_cache)]
+    line = one_error_line(*user_cli(["sources", *common, "--source_layout", "raw"], capsys)[::2])
+    assert f"{tsv}: row 2, column 'num_samples': '12k' is not an integer" in line
+    out = tmp_path / "out"
+    line = error_line(*run_user_cli(["--dataset_config_name", "fleurs.en_us", "--mirror_root", str(mirror),
+                                     "--source_layout", "raw", "--model_name_or_path", str(TINY_MODEL),
+                                     "--do_predict"], capsys, out, hf_cache))
+    assert "row 2, column 'num_samples': '12k' is not an integer" in line and not (out / "results.json").exists()
+    parquet = next((mirror / "google" / "fleurs" / "en_us" / "test").glob("*.parquet"))
+    parquet.write_bytes(parquet.read_bytes()[:2000])
+    line = one_error_line(*user_cli(["sources", *common], capsys)[::2])
+    assert f"{parquet} is not a readable parquet file" in line and "truncated" in line
+
+
+def test_model_folder_mistakes_stop_before_the_data_is_read(tmp_path, capsys, hf_cache):
+    """A model_type transformers does not know, a speech encoder folder without its feature extractor settings:
+    one line at start-up (the data is never read), not a traceback after the data pass."""
+    for case in ("model_type", "feature_extractor"):
+        model = tmp_path / case
+        shutil.copytree(TINY_MODEL, model)
+        if case == "model_type":
+            config = json.loads((model / "config.json").read_text())
+            (model / "config.json").write_text(json.dumps({**config, "model_type": "wav2vec9"}))
+        else:
+            (model / "preprocessor_config.json").unlink()
+        code, err = run_user_cli(["--mini", "--dataset_config_name", "mls.pl", "--do_train", "--model_name_or_path",
+                                  str(model)], capsys, tmp_path / f"out_{case}", hf_cache)
+        line = error_line(code, err)
+        assert ("model_type 'wav2vec9', which transformers" if case == "model_type" else
+                "holds no feature extractor settings") in line, line
+        assert "Reading audio headers" not in err and "utterances" not in err

@@ -238,9 +238,11 @@ def test_mls_english_dev_test_from_parler_tts_and_training_only_with_ids(tmp_pat
         _load("mls.en", LoadContext(mirror_root=str(mirror), cache_dir=str(tmp_path / "c")), ("train",))
     ids = tmp_path / "9hr.txt"
     first = pq.read_table(german / "9_hours-00000-of-00001.parquet")["id"].to_pylist()[:3]
-    ids.write_text("\n".join(first) + "\n")
+    # Saved as UTF-16 (Windows "Unicode" text), with one id the data lacks: read, and the missing id counted.
+    ids.write_bytes(("\n".join([*first, "999_999_000000"]) + "\n").encode("utf-16"))
     ctx = LoadContext(mirror_root=str(mirror), cache_dir=str(tmp_path / "c"), mls_english_train_ids=str(ids))
     assert sorted(_load("mls.en", ctx, ("train",))["train"]["id"]) == sorted(first)
+    assert ctx.record["ids_missing_from_data"] == {f"{ids} (mls en train)": 1}
     # mls.all without the ids: English is left out of every split, not only of training
     splits, missing = load_splits(resolve("mls.all"), ["test", "train"], LoadContext(mirror_root=str(mirror),
                                                                                   cache_dir=str(tmp_path / "c")))

@@ -84,8 +84,10 @@ def offline() -> bool:
     return is_offline_mode()
 
 
-def check_model_source(source: ModelSource, flag: str) -> None:
-    """`source` is a local model folder, a Hub model in the cache, or (online) a model the Hub has.
+def check_model_source(source: ModelSource, flag: str, speech: bool = False) -> None:
+    """`source` is a local model folder, a Hub model in the cache, or (online) a model the Hub has. A local folder's
+    config must name a model type this transformers knows, and (`speech`: the speech encoder) the folder must hold
+    the feature extractor's settings, which the run reads only after the data.
 
     Without this, an offline run with an uncached Hub id retries for most of a minute, loads the data, and then
     reports a misleading "local directory with the same name" error from transformers."""
@@ -95,6 +97,7 @@ def check_model_source(source: ModelSource, flag: str) -> None:
         if not (path / "config.json").is_file():
             raise UsageError(f"{flag} {name}: this folder holds no config.json, so it is not a model checkpoint. "
                              "Point it at a model folder (one with config.json) or at a Hub model id.")
+        check_model_folder(path, flag, speech)
         return
     from huggingface_hub import HfApi, try_to_load_from_cache
     from huggingface_hub.errors import HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
@@ -122,6 +125,32 @@ def check_model_source(source: ModelSource, flag: str) -> None:
         raise EnvironmentProblem(f"{flag} {name}: cannot reach the Hub ({type(err).__name__}: {err}) and the model "
                                  "is not cached. Check the network, or pass a local model folder (set HF_HUB_OFFLINE=1 "
                                  "to use only the cache).") from None
+
+
+# A feature extractor's settings: its own file, or (transformers 5 processors) inside the processor's.
+FEATURE_EXTRACTOR_FILES = ("preprocessor_config.json", "processor_config.json")
+
+
+def check_model_folder(path: Path, flag: str, speech: bool) -> None:
+    """A local model folder's config.json parses and names a model type transformers knows; a speech encoder's
+    folder holds its feature extractor's settings."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise UsageError(f"{flag} {path}: config.json cannot be read as JSON ({' '.join(str(err).split())}).") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type not in CONFIG_MAPPING_NAMES:
+        import transformers
+
+        raise UsageError(f"{flag} {path}: config.json names model_type {model_type!r}, which transformers "
+                         f"{transformers.__version__} does not know. Check the folder (a model saved by a newer "
+                         "transformers needs that version), or pick another model.")
+    if speech and not any((path / name).is_file() for name in FEATURE_EXTRACTOR_FILES):
+        raise UsageError(f"{flag} {path}: the folder holds no feature extractor settings "
+                         f"({' or '.join(FEATURE_EXTRACTOR_FILES)}), so its audio input cannot be prepared. Copy "
+                         "preprocessor_config.json from the model it was trained from (e.g. the Hub model's).")
 
 
 def read_marker(source: ModelSource, marker: str) -> dict[str, Any] | None:

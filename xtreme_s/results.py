@@ -115,18 +115,21 @@ class DataRecord:
     # The kind of data: hub, mirror, local (a --data_dir folder) or mini (the bundled synthetic benchmark), and the
     # folder's name; the model card and results.md say which.
     source: dict[str, Any] = field(default_factory=dict)
+    ids_missing_from_data: dict[str, int] = field(default_factory=dict)  # id list -> ids the data lacks
 
     @classmethod
     def of(cls, record: dict[str, Any]) -> DataRecord:
         """From the sources' load record (`LoadContext.record`)."""
         return cls(revisions=record.get("revisions", {}), num_files=len(record.get("files", [])),
                    layouts=record.get("layouts", {}), warnings=record.get("source_warnings", []),
-                   raw_transcripts_without_audio=record.get("raw_transcripts_without_audio", {}))
+                   raw_transcripts_without_audio=record.get("raw_transcripts_without_audio", {}),
+                   ids_missing_from_data=record.get("ids_missing_from_data", {}))
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "revisions": self.revisions, "num_files": self.num_files,
                 "layouts": self.layouts, "warnings": self.warnings,
-                "raw_transcripts_without_audio": self.raw_transcripts_without_audio}
+                "raw_transcripts_without_audio": self.raw_transcripts_without_audio,
+                "ids_missing_from_data": self.ids_missing_from_data}
 
 
 @dataclass

@@ -42,7 +42,7 @@ def check_push_to_hub(training_args: Any) -> None:
 def check_models(source: ModelSource, training_args: Any, family: str, family_args: Any = None) -> None:
     """Every model the run will load, before any data is read (`source`: --model_name_or_path; `family_args`: the
     family's own flags)."""
-    check_model_source(source, "--model_name_or_path")
+    check_model_source(source, "--model_name_or_path", speech=True)
     if family == "seq2seq" and training_args.do_train and not _is_encoder_decoder(source):
         if family_args is None:
             from .families.seq2seq import Seq2SeqArguments

@@ -27,7 +27,10 @@ def parse_babel_transcript(path: Path) -> list[tuple[float, float, str]]:
         if k % 2 == 0:
             if not (line.startswith("[") and line.endswith("]")):
                 raise SourceError(f"{path}:{k + 1}: expected a [time] line, got {line!r}")
-            times.append(float(line[1:-1]))
+            try:
+                times.append(float(line[1:-1]))
+            except ValueError:
+                raise SourceError(f"{path}:{k + 1}: {line!r} is not a [time] line (seconds in brackets).") from None
         else:
             for tag in BABEL_TAGS:
                 line = line.replace(tag, " ")

@@ -71,6 +71,7 @@ class FleursAdapter(HubAdapter):
     # form (unused), num_samples, gender (MALE/FEMALE/OTHER).
     raw_tsv_columns = ("id", "file_name", "raw_transcription", "transcription", "words", "num_samples", "gender")
     raw_features = FLEURS_FEATURES
+    raw_integer_columns = ("id", "num_samples")
 
     def parquet_patterns(self, language: str, split: str) -> list[str]:
         return parquet_export_patterns(language, self.split_names[split], "fleurs")
@@ -89,7 +90,8 @@ class FleursAdapter(HubAdapter):
             if r is None:
                 return None
             gender = r["gender"].strip().lower()
-            return {"id": int(r["id"]), "num_samples": int(r["num_samples"]), "path": name,
+            samples = r["num_samples"].strip()  # checked by convert_raw; empty: from the audio header
+            return {"id": int(r["id"]), "num_samples": int(samples) if samples else None, "path": name,
                     "audio": {"bytes": data, "path": name}, "transcription": r["transcription"],
                     "raw_transcription": r["raw_transcription"],
                     "gender": FLEURS_GENDERS.index(gender) if gender in FLEURS_GENDERS else 2,

@@ -31,7 +31,7 @@ from .base import (
     SourceError,
 )
 from .raw_layout import RawLayoutError, conversion_dir, convert_shards
-from .tsv import ManifestError, read_manifest
+from .tsv import ManifestError, integer_cells, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -190,9 +190,14 @@ def _natural(path: str) -> list:
 
 
 def _open_parquet(path: str, ctx: LoadContext) -> pq.ParquetFile:
-    if path.startswith("hf://"):  # footer and one column read by range requests, not the whole file
-        return pq.ParquetFile(hub_fs(ctx).open(path.removeprefix("hf://"), "rb"))
-    return pq.ParquetFile(path)
+    """The file's footer; a truncated or damaged file is one SourceError naming it."""
+    try:
+        if path.startswith("hf://"):  # footer and one column read by range requests, not the whole file
+            return pq.ParquetFile(hub_fs(ctx).open(path.removeprefix("hf://"), "rb"))
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as err:
+        raise SourceError(f"{path} is not a readable parquet file ({' '.join(str(err).split())}); it is probably "
+                          "truncated (an interrupted download or copy): delete it and fetch it again.") from None
 
 
 def parquet_stats(files: list[str], ctx: LoadContext) -> tuple[int, float | None]:
@@ -219,6 +224,7 @@ class HubAdapter(SourceAdapter):
     parquet_layout = "parquet"  # "parquet export" where the files are the bot's refs/convert/parquet
     raw_revision: str | None = None  # a commit on main holding the original tar shards + TSVs, where there are any
     raw_tsv_columns: tuple[str, ...] | None = None  # the raw TSV's columns when it has no header row
+    raw_integer_columns: tuple[str, ...] = ()  # raw TSV columns that must hold integers
     raw_features: datasets.Features | None = None  # features of the converted parquet (= the export's)
     split_names = {"train": "train", "validation": "validation", "test": "test"}
 
@@ -278,9 +284,13 @@ class HubAdapter(SourceAdapter):
         """Files, rows and seconds of one language/split, from parquet footers or the raw TSV (`xtreme-s sources`)."""
         plan = self.plan(language, split, ctx)
         if plan.layout == "raw fallback":
-            rows = read_manifest(local_file(plan.files[0], ctx), columns=self.raw_tsv_columns)
-            seconds = sum(int(r["num_samples"]) for r in rows) / 16_000 if rows and "num_samples" in rows[0] else None
-            return SplitSurvey(plan, len(rows), seconds)
+            tsv = local_file(plan.files[0], ctx)
+            try:
+                rows = read_manifest(tsv, columns=self.raw_tsv_columns)
+                counts = integer_cells(tsv, rows, "num_samples") if rows and "num_samples" in rows[0] else [None]
+            except ManifestError as err:
+                raise SourceError(f"{plan.repo} (raw layout): {err}") from None
+            return SplitSurvey(plan, len(rows), None if None in counts else sum(counts) / 16_000)
         return SplitSurvey(plan, *parquet_stats(plan.files, ctx))
 
     def convert_raw(self, plan: SourcePlan, language: str, split: str, ctx: LoadContext) -> list[str]:
@@ -288,6 +298,8 @@ class HubAdapter(SourceAdapter):
         local = [local_file(f, ctx) for f in plan.files]
         try:
             rows = read_manifest(local[0], columns=self.raw_tsv_columns)
+            for column in self.raw_integer_columns:  # checked before any audio is read
+                integer_cells(local[0], rows, column)
             dest = conversion_dir(ctx.cache_dir or datasets.config.HF_DATASETS_CACHE, plan.repo, language, split,
                                   local)
             files, summary = convert_shards(

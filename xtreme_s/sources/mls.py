@@ -11,6 +11,7 @@ from datasets import Dataset
 from .. import parquet_audio
 from .base import LanguageUnavailable, LoadContext, SourceAdapter, SourceError, to_common_schema
 from .hub import HubAdapter, SplitSurvey
+from .tsv import read_text_file
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +76,17 @@ class MlsEnglishAdapter(HubAdapter):
             if not path.is_file():
                 raise SourceError(f"--mls_english_train_ids {path}: no such file (one MLS utterance id per line, "
                                   "e.g. 10214_10108_000000).")
-            wanted = {line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+            lines = read_text_file(path, "--mls_english_train_ids").splitlines()
+            wanted = {line.split()[0] for line in lines if line.strip()}
             idx = [i for i, u in enumerate(ds["id"]) if u in wanted]
             if not idx:
                 raise SourceError(f"None of the {len(wanted)} ids of {path} is in {self.repo} train.")
             if len(idx) < len(wanted):
                 logger.warning("MLS English: %d of %d training ids of %s are not in %s", len(wanted) - len(idx),
                                len(wanted), path, self.repo)
+                # results.json data.ids_missing_from_data: named by the list, absent from the data, never silent
+                ctx.record.setdefault("ids_missing_from_data", {})[f"{path} (mls en train)"] = \
+                    len(wanted) - len(set(ds.select(idx)["id"]))
             ds = ds.select(idx)
         return mls_common_schema(ds, language, ctx)
 

@@ -59,3 +59,30 @@ def read_manifest(path: str | os.PathLike, escapechar: str | None = None, requir
                               "field (e.g. an absent transcript) or a stray tab shifts the columns; fix the line.")
         out.append(dict(zip(header, row, strict=True)))
     return out
+
+
+def read_text_file(path: str | os.PathLike, what: str) -> str:
+    """A small text file (an id list): UTF-8 (a BOM is dropped) or UTF-16 with its BOM, as Windows editors save
+    "Unicode" text; anything else is one ManifestError naming the file and line."""
+    data = open(path, "rb").read()  # noqa: SIM115 (small file, read whole)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ManifestError(f"{what} {path}:{line}: not UTF-8 ({err.reason} at byte {err.start}). Save it as UTF-8 "
+                            "text, one id per line.") from None
+
+
+def integer_cells(path: str | os.PathLike, rows: Sequence[dict[str, str]], column: str) -> list[int | None]:
+    """A manifest column as integers (an empty cell is None); a cell that is not a number stops with its row."""
+    out: list[int | None] = []
+    for k, row in enumerate(rows):
+        cell = row[column].strip()
+        try:
+            out.append(int(cell) if cell else None)
+        except ValueError:
+            raise ManifestError(f"{path}: row {k + 1}, column {column!r}: {cell!r} is not an integer. Fix the row "
+                                "(or restore the file from its source).") from None
+    return out
