@@ -148,3 +148,25 @@ def test_model_folder_mistakes_stop_before_the_data_is_read(tmp_path, capsys, hf
         assert ("model_type 'wav2vec9', which transformers" if case == "model_type" else
                 "holds no feature extractor settings") in line, line
         assert "Reading audio headers" not in err and "utterances" not in err
+
+
+def test_a_full_disk_is_one_line_naming_the_disk(tmp_path, capsys, hf_cache, monkeypatch):
+    """The disk fills up while a checkpoint is written (safetensors' write raises ENOSPC, as a real full disk
+    makes it): one line naming the disk and what to free, exit 2, no traceback; the checkpoint is not counted."""
+    import errno
+
+    import transformers.modeling_utils
+
+    from xtreme_s.run_manifest import last_complete_checkpoint
+
+    def full(tensors, filename, metadata=None):
+        raise OSError(errno.ENOSPC, "No space left on device", str(filename))
+
+    monkeypatch.setattr(transformers.modeling_utils, "safe_save_file", full)
+    out = tmp_path / "out"
+    line = error_line(*run_user_cli(["--mini", "--dataset_config_name", "mls.pl", "--do_train", "--max_steps", "2",
+                                     "--per_device_train_batch_size", "4", "--save_steps", "1"], capsys, out,
+                                    hf_cache))
+    assert f"the disk holding {out / 'checkpoint-1'}" in line and "is full" in line, line
+    assert "--save_total_limit" in line and "rerun the same command to resume" in line
+    assert last_complete_checkpoint(out) is None and not (out / "results.json").exists()

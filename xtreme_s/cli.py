@@ -104,6 +104,15 @@ def _main_for_users(argv: list[str]) -> None:
     except UserError as err:
         print(f"xtreme-s: error: {one_line(err)}", file=sys.stderr)
         sys.exit(USER_ERROR_EXIT_CODE)
+    except (OSError, RuntimeError) as err:  # a full disk is the machine's state, not a bug: one line
+        from .argv import value_of
+        from .atomic import disk_full_message
+
+        message = disk_full_message(err, value_of(argv, "output_dir"))
+        if message is None:
+            raise
+        print(f"xtreme-s: error: {message}", file=sys.stderr)
+        sys.exit(USER_ERROR_EXIT_CODE)
     except KeyboardInterrupt:
         print("xtreme-s: interrupted. Rerun the same command to resume from the last checkpoint (checkpoints are "
               "saved every --save_steps); add --overwrite_output_dir to start afresh instead.", file=sys.stderr)
