@@ -70,7 +70,8 @@ EARLY = [
     (["--dataset_config_name", "mls.pl", "--output_dir", "OUT", "--learnin_rate", "1"],
      "unknown flag(s) 'learnin_rate' (did you mean 'learning_rate'?)"),
     (["MISSING.yaml", "--output_dir", "OUT"], "does not exist"),
-    (["--dataset_config_name", "mls.pl", "--output_dir", "OUT", "--data_dir", "NOWHERE"], "--data_dir"),
+    (["--dataset_config_name", "mls.pl", "--output_dir", "OUT", "--mls_english_train_ids", "NOWHERE"],
+     "--mls_english_train_ids"),
     (["--dataset_config_name", "mls.pl", "--output_dir", "OUT", "--model_name_or_path", "./NOWHERE"],
      "no such folder"),
     (["--dataset_config_name", "mls.pl", "--output_dir", "OUT", "--unicode_normalization", "nfc"],
@@ -79,6 +80,8 @@ EARLY = [
      "--per_device_train_batch_size 0: must be at least 1"),
     (["--dataset_config_name", "mls.pl", "--output_dir", "OUT", "--protocol", "adapters", "--adapter_language",
       "sw/x"], "--adapter_language 'sw/x'"),
+    (["--mini", "--dataset_config_name", "mls.pl", "--dataset_revision", "abc123"],
+     "--dataset_revision abc123: the mirror of the bundled mini benchmark (--mini) holds one snapshot"),
 ]
 
 

@@ -16,6 +16,7 @@ import functools
 import importlib.util
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -264,8 +265,8 @@ def _looks_local(value: str) -> bool:
 
 
 def _check_paths(argv: list[str]) -> None:
-    for name, what in (("data_dir", "folder"), ("mls_english_train_ids", "file"),
-                       ("resume_from_checkpoint", "folder")):
+    # (--data_dir is left to the sources, whose message says what to download and where to put it.)
+    for name, what in (("mls_english_train_ids", "file"), ("resume_from_checkpoint", "folder")):
         value = value_of(argv, name)
         if value and not Path(value).expanduser().exists():
             raise UsageError(f"--{name} {value}: no such {what}.")
@@ -288,6 +289,13 @@ def _check_values(argv: list[str]) -> None:
         value = value_of(argv, name)
         if value is not None and re.fullmatch(r"-?\d+", value) and int(value) < 1:
             raise UsageError(f"--{name} {value}: must be at least 1.")
+    revision = value_of(argv, "dataset_revision")
+    mirror = value_of(argv, "mirror_root") or os.environ.get("XTREME_S_MIRROR_ROOT") or (
+        "of the bundled mini benchmark (--mini)" if given(argv, "mini") else None)
+    if revision and mirror:
+        raise UsageError(f"--dataset_revision {revision}: the mirror {mirror} holds one snapshot of each repository, "
+                         "not its revisions, so it cannot read that revision (and results.json would record a "
+                         "revision never read). Drop --dataset_revision, or read the Hub without --mirror_root.")
     language = value_of(argv, "adapter_language")
     if language is not None and (not re.fullmatch(r"[A-Za-z0-9_.-]+", language) or language in (".", "..")):
         raise UsageError(f"--adapter_language {language!r}: a language code names the adapter file "

@@ -14,11 +14,13 @@ Where an architecture differs from the wav2vec2 family, the difference is a row 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
 import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -427,3 +429,33 @@ def expected_load_report(source: str) -> Iterator[None]:
                     "fresh head (transformers' load report at debug level).", source)
         for message in held.held:
             logger.debug("%s", message)
+
+
+def absolute_model_name(name: str) -> str:
+    """A local model folder as an absolute path (a relative one means another model from another folder); a Hub id
+    as given."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
+def model_provenance(name: str, revision: str | None = None, cache_dir: str | None = None,
+                     token: Any = None) -> dict[str, Any]:
+    """Where a model came from, in a form that holds in another folder or on another machine: a local folder's
+    absolute path, or the Hub id, revision and (when cached) commit; and the sha256 of its config.json."""
+    from transformers.utils import cached_file
+
+    path = Path(name).expanduser()
+    if path.exists():
+        out: dict[str, Any] = {"path": str(path.resolve())}
+        config: Path | None = path / "config.json"
+    else:
+        found = cached_file(name, "config.json", revision=revision, cache_dir=cache_dir, token=token,
+                            _raise_exceptions_for_missing_entries=False,
+                            _raise_exceptions_for_connection_errors=False)
+        config = Path(found) if found else None
+        out = {"hub_id": name, "revision": revision}
+        if config is not None and config.parent.parent.name == "snapshots":  # the Hub cache: snapshots/<commit>/
+            out["commit"] = config.parent.name
+    out["config_sha256"] = (hashlib.sha256(config.read_bytes()).hexdigest()
+                            if config is not None and config.is_file() else None)
+    return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import atomic
 from .errors import EnvironmentProblem, UsageError
 
 
@@ -171,4 +172,4 @@ def read_marker(source: ModelSource, marker: str) -> dict[str, Any] | None:
 
 def write_marker(output_dir: Path, marker: str, content: dict[str, Any]) -> None:
     """A marker file: what an evaluation-only run of the directory needs to rebuild the model."""
-    (Path(output_dir) / marker).write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+    atomic.write_text(Path(output_dir) / marker, json.dumps(content, indent=1) + "\n")

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from . import atomic
 from .errors import UserError
 from .results import RESULTS_FILE
 
@@ -119,6 +121,19 @@ def _describe(identity: dict[str, Any]) -> str:
     return f"{identity.get('config_name')} ({identity.get('task')}) with model {identity.get('model_name_or_path')}"
 
 
+def _differences(theirs: dict[str, Any], ours: dict[str, Any]) -> str:
+    """What differs between the folder's run and this one, e.g. `protocol_settings.lora_r: 8 there, 16 here`."""
+    out = []
+    for key in sorted(set(theirs) | set(ours)):
+        a, b = theirs.get(key), ours.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += [f"{key}.{k}: {a.get(k)!r} there, {b.get(k)!r} here" for k in sorted(set(a) | set(b))
+                    if a.get(k) != b.get(k)]
+        elif a != b:
+            out.append(f"{key}: {a!r} there, {b!r} here")
+    return "; ".join(out) or f"{_describe(theirs)}, this run {_describe(ours)}"
+
+
 def resume_or_refuse(args: Any, identity: dict[str, Any]) -> str | None:
     """The checkpoint to resume from (None: start afresh); raise OutputDirError where the folder is not ours.
 
@@ -135,6 +150,8 @@ def resume_or_refuse(args: Any, identity: dict[str, Any]) -> str | None:
                                  "--overwrite_output_dir to replace it.")
         return None
     if args.overwrite_output_dir:
+        if getattr(args, "should_save", True):
+            move_previous_run_aside(out, identity)
         _write(args, out, identity)
         return None
     hint = "Use another --output_dir, or --overwrite_output_dir to start afresh in this one."
@@ -149,8 +166,8 @@ def resume_or_refuse(args: Any, identity: dict[str, Any]) -> str | None:
                 raise OutputDirError(f"{manifest} is unreadable or corrupt ({err}), so this folder's run cannot be "
                                      f"identified. {hint}") from err
             if theirs != identity:
-                raise OutputDirError(f"{out} holds another run: {_describe(theirs)} ({MANIFEST_FILE}); this run is "
-                                     f"{_describe(identity)}. {hint}")
+                raise OutputDirError(f"{out} holds another run ({MANIFEST_FILE}): {_differences(theirs, identity)}. "
+                                     f"{hint}")
         else:
             others = sorted(p.name for p in out.iterdir() if p.name not in _HARMLESS)
             if others:
@@ -166,10 +183,35 @@ def resume_or_refuse(args: Any, identity: dict[str, Any]) -> str | None:
     return None
 
 
+def move_previous_run_aside(out: Path, identity: dict[str, Any]) -> Path | None:
+    """`--overwrite_output_dir` starts from a clean folder: whatever a previous run left (results, checkpoints,
+    its manifest) moves to a sibling folder, said in one line, so nothing of it can be read as this run's (a kill
+    mid-way would otherwise leave the old results beside the new checkpoints, and a rerun resume the old ones)."""
+    if not out.is_dir():
+        return None
+    previous = [p for p in out.iterdir() if p.name != LOCK_FILE]
+    if not previous:
+        return None
+    model = Path(str(identity.get("model_name_or_path", ""))).expanduser()
+    if model.exists() and model.resolve().is_relative_to(out.resolve()):
+        raise OutputDirError(f"--overwrite_output_dir would move away the model this run starts from "
+                             f"(--model_name_or_path {model} is inside --output_dir {out}). Pass another "
+                             "--output_dir.")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = out.parent / f"{out.name}.replaced-{stamp}"
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = out.parent / f"{out.name}.replaced-{stamp}-{n}"
+    aside.mkdir()
+    for path in previous:
+        path.rename(aside / path.name)
+    logger.warning("--overwrite_output_dir: the previous run's %d file(s) in %s were moved to %s (delete it when "
+                   "you no longer need them).", len(previous), out, aside)
+    return aside
+
+
 def _write(args: Any, out: Path, identity: dict[str, Any]) -> None:
     if not getattr(args, "should_save", True):
         return
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{MANIFEST_FILE}.tmp"
-    tmp.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out / MANIFEST_FILE)
+    atomic.write_text(out / MANIFEST_FILE, json.dumps(identity, indent=2) + "\n")

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_open, write_text
 from .errors import UserError
 
 RESULTS_FILE = "results.json"
@@ -74,7 +75,7 @@ def write_predictions(path: Path, ids: Sequence[str], languages: Sequence[str], 
     """One JSON object per line, in dataset order: id, language, prediction, reference, and the row's speaker_id /
     sentence_id where the data has them (`blocks`: the resampling blocks of `xtreme-s compare`)."""
     blocks = {k: v[: len(ids)] for k, v in (blocks or {}).items()}
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_open(path) as f:  # whole or not at all: score, compare and later tools read it
         for i, row in enumerate(zip(ids, languages, predictions, references, strict=True)):
             item = dict(zip(("id", "language", "prediction", "reference"), row, strict=True))
             item.update({k: v[i] for k, v in blocks.items()})
@@ -156,6 +157,8 @@ class Results:
     data: DataRecord = field(default_factory=DataRecord)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    # where the model came from, portably (encoders.model_provenance): absolute path or Hub id, config checksum
+    model_source: dict[str, Any] | None = None
     schema_version: str = SCHEMA_VERSION
 
     def to_json(self, clean: bool = True) -> dict[str, Any]:
@@ -165,6 +168,8 @@ class Results:
         for name in ("task", "config_name", "family", "model", "languages", "languages_missing", "language_group",
                      "primary_metric", "greater_is_better", "metric_units"):
             out[name] = getattr(self, name)
+            if name == "model" and self.model_source is not None:
+                out["model_source"] = self.model_source
         out["splits"] = {split: result.to_json() for split, result in self.splits.items()}
         if self.train is not None:
             out["train"] = self.train
@@ -174,9 +179,9 @@ class Results:
         return _clean(out) if clean else out
 
     def write(self, output_dir: Path) -> Path:
-        path = Path(output_dir) / RESULTS_FILE
-        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        return path
+        # Whole or not at all: a kill or a full disk mid-write must not leave half a file a rerun reads as finished.
+        return write_text(Path(output_dir) / RESULTS_FILE, json.dumps(self.to_json(), indent=2, ensure_ascii=False)
+                          + "\n")
 
 
 class ResultsFileError(UserError, FileNotFoundError):

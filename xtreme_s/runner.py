@@ -76,7 +76,9 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     trainer = make_trainer(family, model, prepared, roles, training_args, limits)
     results = Results(task.name, task.config_name, task.spec.family, model_args.model_name_or_path,
                       [lang for lang in task.languages if lang not in missing], missing, task.language_group,
-                      task.spec.primary_metric, task.spec.greater_is_better)
+                      task.spec.primary_metric, task.spec.greater_is_better,
+                      model_source=encoders.model_provenance(model_args.model_name_or_path, model_args.model_revision,
+                                                             model_args.cache_dir))
     if prepared.train is not None:
         results.train = train_model(trainer, protocol, model, prepared, tally, family.train_split, checkpoint)
     score_splits(trainer, family, prepared, roles, results)
@@ -156,8 +158,14 @@ def claim_output_dir(task: ResolvedTask, protocol: protocols.Protocol, model_arg
                      data_args: DataArguments, training_args: XtremeSTrainingArguments) -> str | None:
     """Resume a killed run from its last complete checkpoint; refuse a finished or foreign run (output_dir)."""
     identity = output_dir.run_identity(task, model_args, data_args)
+    # What made the run, portable: the model by absolute path or Hub id (+ revision) and its config's checksum.
+    identity["model_name_or_path"] = encoders.absolute_model_name(model_args.model_name_or_path)
+    identity["model_config_sha256"] = encoders.model_provenance(
+        model_args.model_name_or_path, model_args.model_revision, model_args.cache_dir)["config_sha256"]
     if protocol.name != "finetune":  # resuming a probe's folder as a fine-tuning run (or the reverse) is refused
         identity["protocol"] = protocol.name
+        # ... and so is resuming it with other protocol settings (rank, hidden size): its checkpoints would not load
+        identity["protocol_settings"] = protocols.settings(protocol.args)
     with training_args.main_process_first(desc="checking output_dir"):
         return output_dir.resume_or_refuse(training_args, identity)
 

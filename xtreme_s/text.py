@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import atomic
+
 # The characters the reference runner deleted before training and scoring (spec section 4, [RUN]).
 REFERENCE_CHARS_TO_IGNORE = (",", "?", ".", "!", "-", ";", ":", '"', "“", "%", "‘", "”", "�")
 
@@ -80,8 +82,7 @@ def oov_characters(texts: Iterable[str], vocab: dict[str, int]) -> tuple[Counter
 def save_vocab(vocab: dict[str, int], directory: str | Path) -> Path:
     path = Path(directory) / "vocab.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(vocab, ensure_ascii=False, indent=1), encoding="utf-8")
-    return path
+    return atomic.write_text(path, json.dumps(vocab, ensure_ascii=False, indent=1))
 
 
 def encode_characters(tokenizer: Any, text: str) -> list[int]:

@@ -22,7 +22,7 @@ from transformers import Seq2SeqTrainer, Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, EvalPrediction, seed_worker
 
-from . import sampling
+from . import atomic, sampling
 from .errors import UserError
 from .robustness import DECODE_REASONS, EMPTY_BATCH_KEY, IN_BATCH_SUFFIX, SKIPPED_KEY, SKIPPED_STATE
 
@@ -79,7 +79,7 @@ class SkippedItemsMixin:
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         counts = self._skipped_in_batches.tolist() if self._skipped_in_batches is not None else []
         folder.mkdir(parents=True, exist_ok=True)  # other ranks may reach here before the main one creates it
-        (folder / f"{SKIPPED_STATE}_{self.args.process_index}.json").write_text(json.dumps(counts))
+        atomic.write_text(folder / f"{SKIPPED_STATE}_{self.args.process_index}.json", json.dumps(counts))
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
         if isinstance(resume_from_checkpoint, str):

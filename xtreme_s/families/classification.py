@@ -18,6 +18,7 @@ import numpy as np
 from datasets import ClassLabel, Dataset
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification, PreTrainedModel
 
+from .. import atomic
 from ..collators import SpeechDataset
 from ..errors import UsageError
 from ..plots import plot_confusion
@@ -194,8 +195,7 @@ class ClassificationFamily(TaskFamily):
         present = [n for n in self.id2label.values() if n in set(refs) | set(predictions)]
         matrix = confusion_matrix(refs, list(predictions), labels=present)
         path = Path(output_dir) / CONFUSION_FILE.format(split=split)
-        path.write_text(json.dumps({"split": split, "rows": "reference", "columns": "prediction",
-                                    "labels": present, "matrix": matrix.tolist()}, indent=1) + "\n",
-                        encoding="utf-8")
+        atomic.write_text(path, json.dumps({"split": split, "rows": "reference", "columns": "prediction",
+                                            "labels": present, "matrix": matrix.tolist()}, indent=1) + "\n")
         plot_confusion(matrix, present, path.with_suffix(".png"), f"{self.task.config_name} {split}")
 

@@ -15,7 +15,8 @@ from .base import (
     register,
     resolve,
     saved_protocol,
+    settings,
 )
 
 __all__ = ["PROTOCOLS", "Protocol", "ProtocolArguments", "count_parameters", "lora", "mms_adapters", "probe",
-           "register", "resolve", "saved_protocol"]
+           "register", "resolve", "saved_protocol", "settings"]

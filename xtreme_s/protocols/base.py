@@ -82,6 +82,13 @@ def given(args: ProtocolArguments, prefix: str) -> list[str]:
     return [f"--{f.name}" for f in fields(args) if f.name.startswith(prefix) and getattr(args, f.name) is not None]
 
 
+def settings(args: ProtocolArguments) -> dict[str, Any]:
+    """The protocol's own flags as set for this run (part of the run's identity: a resume must not change them)."""
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(args).items() if k != "protocol" and v is not None}
+
+
 def count_parameters(model: torch.nn.Module) -> dict[str, Any]:
     """Trainable and total parameters (each tensor once, however often it is shared)."""
     seen: dict[int, torch.nn.Parameter] = {id(p): p for p in model.parameters()}

@@ -200,16 +200,20 @@ class LoraProtocol(Protocol):
             return _without_embedding_check(model)
         a = self.args
         targets = target_modules(model, heads, a.lora_target_modules)
-        base, revision = m.model_name_or_path, m.model_revision
+        # Absolute: a relative path would load another model when the directory is evaluated from another folder.
+        base, revision = encoders.absolute_model_name(m.model_name_or_path), m.model_revision
         config = peft.LoraConfig(r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=a.lora_dropout,
                                  target_modules=targets, modules_to_save=_head_names(model, heads) or None,
                                  bias="none", base_model_name_or_path=base, revision=revision)
         self._head_config = model.config
         model = _without_embedding_check(peft.get_peft_model(model, config))
+        for adapter in model.peft_config.values():  # peft sets the model's own (maybe relative) name_or_path
+            adapter.base_model_name_or_path = base
         self.details = {**describe(model), "merged": bool(a.lora_merge)}
         # The decoder stacked on the encoder (speech translation), unless the base already is an encoder-decoder.
         self._record = {"base_model": base, "revision": revision, "family": family.task.spec.family,
-                        "decoder": family.stacked_decoder(), "details": describe(model)}
+                        "decoder": (d := family.stacked_decoder()) and encoders.absolute_model_name(d),
+                        "details": describe(model)}
         return model
 
     def finish(self, model: torch.nn.Module, output_dir: Path, should_save: bool) -> None:

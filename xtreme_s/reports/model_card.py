@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from .provenance import card_intro, card_metadata, data_source
 from .results_md import lm_lines, protocol_lines, split_table, units
 
@@ -55,7 +56,7 @@ def card_text(payload: dict, name: str) -> str:
 
 def _create_card(trainer: Any, payload: dict, **kwargs: Any) -> None:
     name = kwargs.get("model_name") or Path(trainer.args.output_dir).name
-    Path(trainer.args.output_dir, CARD_FILE).write_text(card_text(payload, name), encoding="utf-8")
+    atomic.write_text(Path(trainer.args.output_dir, CARD_FILE), card_text(payload, name))
 
 
 def write_model_card(trainer: Any, payload: dict) -> Path:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from ..plots import METRIC_NAMES, bar_chart, plot_layer_weights, sorted_rows
 from ..results import PREDICTIONS_FILE
 from .provenance import SMOKE_TEST, base_model, data_line, data_source, is_local, model_name, provenance_line
@@ -234,7 +235,7 @@ def write_report(out_dir: Path, payload: dict, roles: dict[str, str]) -> Path:
                            f"{payload['task']} ({payload['config_name']}): learned layer weights of the probe on "
                            + model_name(base["name"], base["revision"]).replace("`", ""))
     path = out_dir / REPORT_FILE
-    path.write_text(results_markdown(out_dir, payload, files), encoding="utf-8")
+    atomic.write_text(path, results_markdown(out_dir, payload, files))
     return path
 
 

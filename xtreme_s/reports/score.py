@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from ..errors import ScriptArgumentParser, UsageError
 from ..registry import TASKS
 from ..results import ResultsFileError, load_results
@@ -73,6 +74,16 @@ class ScoreReport:
                            "+ 0.2*mean(FLEURS-LangID, MInDS-14 accuracy %)"}
 
 
+def _base_model(res: dict) -> str:
+    """The model a run started from: its recorded source (absolute path or Hub id, and config checksum), so the
+    same model given by two relative paths is one model and two models of one name are two."""
+    source = res.get("model_source")
+    if isinstance(source, dict) and (source.get("path") or source.get("hub_id")):
+        name = source.get("path") or f"{source['hub_id']}@{source.get('revision') or 'main'}"
+        return f"{name} (config {str(source.get('config_sha256'))[:12]})"
+    return str(res.get("model"))
+
+
 def collect(paths: list[str | Path], split: str = "test", fleurs_metric: str = "cer", average: str = "macro",
             force: bool = False) -> ScoreReport:
     """Read the runs, check they may be combined, and compute the score when every task is there."""
@@ -95,7 +106,7 @@ def collect(paths: list[str | Path], split: str = "test", fleurs_metric: str = "
         if task in report.runs:
             report.problems.append(f"{task}: two runs ({report.runs[task]['path']} and {file}); pass one per task")
             continue
-        models.setdefault(str(res.get("model")), []).append(task)
+        models.setdefault(_base_model(res), []).append(task)
         protocol = res.get("protocol") if isinstance(res.get("protocol"), dict) else {}
         protocols.setdefault(str(protocol.get("name", "finetune")), []).append(task)
         prefix = TASKS[task].prefix
@@ -178,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     report = collect(args.runs, args.split, args.fleurs_metric, args.average, args.force)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "score.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    atomic.write_text(out / "score.json", json.dumps(report.to_json(), indent=2) + "\n")
     md = to_markdown(report)
-    (out / "score.md").write_text(md, encoding="utf-8")
+    atomic.write_text(out / "score.md", md)
     print(md)
     print(f"Wrote {out / 'score.md'} and {out / 'score.json'}")
     if report.problems and not args.force:

@@ -25,6 +25,8 @@ import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import atomic
+
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1  # of the converted files; bump to reconvert
@@ -74,7 +76,7 @@ def convert_shards(shards: Sequence[str], dest: Path, features: datasets.Feature
             pq.write_table(table, tmp, row_group_size=ROWS_PER_GROUP)
             os.replace(tmp, outputs[i])  # atomic: an interrupted run leaves no half-written shard behind
         summary["rows"] = sum(pq.read_metadata(out).num_rows for out in outputs)
-        done.write_text(json.dumps(summary))
+        atomic.write_text(done, json.dumps(summary))
     return outputs, summary
 
 

@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any
 
-from ..errors import ScriptArgumentParser
+from ..errors import ScriptArgumentParser, UsageError
 from ..registry import TASKS, resolve
 from .base import MINI_ROOT, SPLITS, LanguageUnavailable, LoadContext, SourceError
 from .hub import HubAdapter
@@ -108,6 +108,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     mirror = args.mirror_root or (str(MINI_ROOT / "hub") if args.mini else None)
+    if args.dataset_revision and mirror:
+        raise UsageError(f"sources: --dataset_revision {args.dataset_revision}: the mirror {mirror} holds one "
+                         "snapshot of each repository, not its revisions. Drop one of the two.")
     if args.config:
         configs = [args.config]
     else:
