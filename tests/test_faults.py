@@ -169,3 +169,29 @@ def test_a_full_disk_is_one_line_naming_the_disk(tmp_path, capsys, hf_cache, mon
     assert f"the disk holding {out / 'checkpoint-1'}" in line and "is full" in line, line
     assert "--save_total_limit" in line and "rerun the same command to resume" in line
     assert last_complete_checkpoint(out) is None and not (out / "results.json").exists()
+
+
+def test_duplicate_utterances_are_never_scored_twice(tmp_path, capsys, hf_cache):
+    """A manifest line (or a shard) listed twice: a scored split stops at start-up naming the id; with
+    --allow_skipping_eval_items each id is scored once and the copy counted."""
+    data = tmp_path / "data"
+    (data / "clips").mkdir(parents=True)
+    rows = []
+    for i in range(3):
+        sf.write(data / "clips" / f"c{i}.wav", tone(1.0, seed=i), SR)
+        rows.append(f"clips/c{i}.wav\tab cd")
+    (data / "test.tsv").write_text("path\ttranscription\n" + "\n".join([*rows, rows[1]]) + "\n", encoding="utf-8")
+    model = _model_with_tokenizer(tmp_path)
+    argv = ["--model_name_or_path", str(model), "--dataset_config_name", "voxpopuli.pl", "--data_dir", str(data),
+            "--do_predict", "--per_device_eval_batch_size", "2"]
+    code, err = run_user_cli(argv, capsys, tmp_path / "out", hf_cache)
+    line = error_line(code, err)
+    assert "test: 1 row(s) repeat an utterance id of an earlier row" in line and "c1" in line, line
+    assert not (tmp_path / "out" / "results.json").exists()
+    code, err = run_user_cli([*argv, "--allow_skipping_eval_items"], capsys, tmp_path / "out2", hf_cache)
+    assert code == 0, err[-3000:]
+    results = json.loads((tmp_path / "out2" / "results.json").read_text())
+    assert results["splits"]["test"]["num_examples"] == 3
+    assert sum(results["skipped"]["test"].values()) == 1 and "duplicate utterance id" in next(
+        iter(results["skipped"]["test"]))
+    assert len((tmp_path / "out2" / "predictions.jsonl").read_text().splitlines()) == 3

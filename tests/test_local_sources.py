@@ -106,7 +106,7 @@ def test_single_language_config_without_language_column(tmp_path):
     root = write_folder(tmp_path / "nolang", {"train": TRAIN[:2]}, with_language=False)
     out, _ = load_splits(registry.resolve("voxpopuli.pl"), ["train"], LoadContext(data_dir=str(root)))
     assert out["train"]["language"] == ["pl", "pl"]
-    assert out["train"]["id"] == ["train-0", "train-1"]
+    assert out["train"]["id"] == [row[0] for row in TRAIN[:2]]  # without an id column: the clip's path
 
 
 def test_all_config_needs_a_language_column(tmp_path):

@@ -38,7 +38,7 @@ from .results import (
 )
 from .robustness import BadAudioError
 from .sources import LoadContext, load_splits
-from .startup_checks import check_eval_split, check_models
+from .startup_checks import check_eval_split, check_models, drop_duplicate_ids
 
 logger = logging.getLogger("xtreme_s")
 
@@ -259,12 +259,14 @@ def select_rows(data: dict, roles: dict[str, str], data_args: DataArguments,
     scored, up to --max_eval/predict_samples; checked that they can be scored)."""
     train = None
     if "train" in roles:
-        train = _limit(_filter_train(data[roles["train"]], data_args, tally, limits), data_args.max_train_samples)
+        train = drop_duplicate_ids(data[roles["train"]], roles["train"], tally, False, True)
+        train = _limit(_filter_train(train, data_args, tally, limits), data_args.max_train_samples)
         logger.info("train split '%s': %d utterances, %.1f s of audio", roles["train"], len(train),
                     sum(train["duration"]))
     evaluated: dict[str, datasets.Dataset] = {}
     for split, limit in scored_limits(roles, data_args).items():
-        ds = _limit(data[split], limit)
+        ds = drop_duplicate_ids(data[split], split, tally, True, data_args.allow_skipping_eval_items)
+        ds = _limit(ds, limit)
         if len(ds) == 0:
             role = next(r for r in ("eval", "predict") if roles.get(r) == split)
             flag = f"--max_{role}_samples"

@@ -110,3 +110,36 @@ def check_eval_split(ds: datasets.Dataset, split: str, full_decode: bool, allow_
                    "; the run will end with exit code 2 naming them", listing)
     bad_set = set(bad)
     return ds.select([i for i in range(len(ds)) if i not in bad_set])
+
+
+DUPLICATE_ID = "duplicate utterance id (a second copy of a row, e.g. a shard listed twice)"
+
+
+def drop_duplicate_ids(ds: datasets.Dataset, split: str, tally: Any, evaluated: bool,
+                       allow_skipping: bool) -> datasets.Dataset:
+    """Rows whose (language, id) an earlier row of the split already has: a duplicated shard or manifest line
+    would otherwise be trained on twice, or scored twice. In a scored split they stop the run at start-up unless
+    `--allow_skipping_eval_items`; otherwise (and in training) the later copies are left out and counted."""
+    if "id" not in ds.column_names or len(ds) == 0:
+        return ds
+    seen: set[tuple[str, str]] = set()
+    keep, repeated = [], []
+    languages = ds["language"] if "language" in ds.column_names else [""] * len(ds)
+    for i, key in enumerate(zip(languages, ds["id"], strict=True)):
+        if key in seen:
+            repeated.append(key[1])
+        else:
+            seen.add(key)
+            keep.append(i)
+    if not repeated:
+        return ds
+    shown = ", ".join(sorted(set(repeated))[:5]) + (" ..." if len(set(repeated)) > 5 else "")
+    if evaluated and not allow_skipping:
+        raise BadAudioError(f"{split}: {len(repeated)} row(s) repeat an utterance id of an earlier row ({shown}): "
+                            "scoring them would count those utterances twice. Remove the duplicates (a shard or "
+                            "manifest listed twice?), or pass --allow_skipping_eval_items to score each id once (the "
+                            "copies are counted in results.json).")
+    tally.skip(split, DUPLICATE_ID, len(repeated))
+    logger.warning("%s: left out %d row(s) repeating an utterance id (%s); counted under skipped.%s.", split,
+                   len(repeated), shown, split)
+    return ds.select(keep)

@@ -55,6 +55,7 @@ class LocalFolderAdapter(SourceAdapter):
             if not rows:
                 raise SourceError(f"{tsv}: no rows after the header.")
             cols = {k: [r[k] for r in rows] for k in rows[0] if k != "path"}
+            cols.setdefault("id", [r["path"] for r in rows])  # the clip's path: a line listed twice is one id
             for k in ("intent_class", "lang_id"):
                 # Ids, or class names (mapped to ids by the classification family, which knows the label list).
                 if k in cols and all(v.strip().lstrip("-").isdigit() for v in cols[k]):
