@@ -12,6 +12,9 @@ import pytest
 from conftest import ROOT, run_cli
 
 COMMON = ["--mini", "--dataset_config_name", "mls.all", "--per_device_eval_batch_size", "2", "--seed", "0"]
+# No randomness that differs between processes (SpecAugment masks are drawn per process; dropout is 0 by default),
+# and a log per step, so one process with the same effective batch can be compared step by step.
+SAME_TRAINING = ["--mask_time_prob", "0", "--logging_steps", "1"]
 
 
 @pytest.mark.slow
@@ -23,7 +26,7 @@ def test_two_process_run_equals_single_process_evaluation(tmp_path, hf_cache):
            str(ROOT / "run_xtreme_s.py"), *COMMON, "--do_train", "--do_eval", "--do_predict", "--max_steps", "4",
            "--per_device_train_batch_size", "2", "--eval_strategy", "no", "--save_steps", "2", "--learning_rate",
            "1e-3", "--dataloader_num_workers", "0", "--report_to", "none", "--disable_tqdm", "True",
-           "--output_dir", str(ddp), "--cache_dir", str(hf_cache), "--ddp_timeout", "600"]
+           "--output_dir", str(ddp), "--cache_dir", str(hf_cache), "--ddp_timeout", "600", *SAME_TRAINING]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
@@ -43,6 +46,24 @@ def test_two_process_run_equals_single_process_evaluation(tmp_path, hf_cache):
         assert a["per_language"] == b["per_language"] and a["macro"] == b["macro"] and a["pooled"] == b["pooled"]
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
     assert (ddp / "predictions.jsonl").read_text() == (tmp_path / "single" / "predictions.jsonl").read_text()
+
+    # Training: one process with the same effective batch (4 = 2 processes x 2) and the same data order (the
+    # sampler's permutation depends only on the seed, and the two processes take alternate batches of it) trains
+    # to the same weights. Tolerance 1e-5 (absolute, weights of order 0.1-1): the gradients differ only in float
+    # summation order (gloo's all-reduce of two half-batch means vs one mean over the whole batch, and padding
+    # to 2 vs 4 clips), about 1e-7 relative, which Adam's 4 steps of lr 1e-3 carry into the weights far below it.
+    alone = tmp_path / "alone"
+    run_cli([*COMMON, "--do_train", "--max_steps", "4", "--per_device_train_batch_size", "4", "--eval_strategy", "no",
+             "--save_strategy", "no", "--learning_rate", "1e-3", *SAME_TRAINING], alone, hf_cache)
+    losses = [[h["loss"] for h in json.loads((d / "trainer_state.json").read_text())["log_history"] if "loss" in h]
+              for d in (ddp, alone)]
+    assert len(losses[0]) == 4 and losses[0] == pytest.approx(losses[1], rel=1e-4), losses
+    from safetensors.numpy import load_file
+
+    two, one = load_file(ddp / "model.safetensors"), load_file(alone / "model.safetensors")
+    assert two.keys() == one.keys()
+    worst = max(float(abs(two[k] - one[k]).max()) for k in two)
+    assert worst < 1e-5, worst
 
     # The vocabulary every rank built is the one a single process builds.
     run_cli([*COMMON, "--do_train", "--preprocessing_only"], tmp_path / "prep", hf_cache)
