@@ -306,7 +306,9 @@ def prepare(family: TaskFamily, train: datasets.Dataset | None, evaluated: dict[
 # -- the model and the Trainer --------------------------------------------------------------------------------
 def build_model(protocol: protocols.Protocol, family: TaskFamily) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The protocol's model of the family, and its parameter counts (taken now: merging LoRA after training
-    removes its tensors)."""
+    removes its tensors). Seeded again first: loading and checking the data draws from the RNG differently with
+    other flags (which splits are prepared), and the new head's initial weights must depend on --seed alone."""
+    set_seed(family.training_args.seed)
     model = protocol.build(family)
     parameters = protocols.count_parameters(model)
     logger.info("Protocol %s: %d of %d parameters trainable (%.2f%%).", protocol.name,

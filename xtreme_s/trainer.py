@@ -74,12 +74,14 @@ class SkippedItemsMixin:
         return out
 
     def _save_checkpoint(self, model, trial):
-        """Keep this process's counts in the checkpoint, so a resumed run reports the batches before the kill."""
-        super()._save_checkpoint(model, trial)
+        """Keep this process's counts in the checkpoint, so a resumed run reports the batches before the kill.
+        Written first: the Trainer writes trainer_state.json last, and only a checkpoint whose trainer_state.json
+        reads is resumed from (run_manifest.last_complete_checkpoint), so a complete one holds the counts too."""
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         counts = self._skipped_in_batches.tolist() if self._skipped_in_batches is not None else []
         folder.mkdir(parents=True, exist_ok=True)  # other ranks may reach here before the main one creates it
         atomic.write_text(folder / f"{SKIPPED_STATE}_{self.args.process_index}.json", json.dumps(counts))
+        super()._save_checkpoint(model, trial)
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
         if isinstance(resume_from_checkpoint, str):
