@@ -156,7 +156,8 @@ def test_a_full_disk_is_one_line_naming_the_disk(tmp_path, capsys, hf_cache, mon
     import errno
 
     import transformers.modeling_utils
-    from xtreme_s.run_manifest import last_complete_checkpoint
+
+    from xtreme_s.output_dir import last_complete_checkpoint
 
     def full(tensors, filename, metadata=None):
         raise OSError(errno.ENOSPC, "No space left on device", str(filename))

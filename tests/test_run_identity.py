@@ -52,9 +52,12 @@ def test_lora_run_records_its_base_absolutely_and_refuses_a_resume_with_other_se
 def test_a_write_that_fails_half_way_leaves_the_old_file_whole(tmp_path):
     """results.json and the other files commands read: a write cut short (killed, disk full) leaves the previous
     content, never half a file, and no temporary file behind."""
-    from xtreme_s import atomic, reporting
+    from xtreme_s import atomic
+    from xtreme_s.results import Results, SplitResult
 
-    path = reporting.write_results(tmp_path, {"task": "mls", "splits": {"test": {"wer": 0.25}}})
+    results = Results("mls", "mls.pl", "ctc", "m", ["pl"], [], None, "wer", False)
+    results.splits["test"] = SplitResult(3, None, {"macro": {"wer": 0.25}})
+    path = results.write(tmp_path)
     before = path.read_text()
 
     class Killed(Exception):
@@ -63,5 +66,5 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_whole(tmp_path):
     with pytest.raises(Killed), atomic.atomic_open(path) as f:
         f.write('{"task": "mls", "spl')
         raise Killed
-    assert path.read_text() == before and json.loads(before)["splits"]["test"]["wer"] == 0.25
+    assert path.read_text() == before and json.loads(before)["splits"]["test"]["macro"]["wer"] == 0.25
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]

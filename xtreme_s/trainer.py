@@ -76,7 +76,7 @@ class SkippedItemsMixin:
     def _save_checkpoint(self, model, trial):
         """Keep this process's counts in the checkpoint, so a resumed run reports the batches before the kill.
         Written first: the Trainer writes trainer_state.json last, and only a checkpoint whose trainer_state.json
-        reads is resumed from (run_manifest.last_complete_checkpoint), so a complete one holds the counts too."""
+        reads is resumed from (output_dir.last_complete_checkpoint), so a complete one holds the counts too."""
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         counts = self._skipped_in_batches.tolist() if self._skipped_in_batches is not None else []
         folder.mkdir(parents=True, exist_ok=True)  # other ranks may reach here before the main one creates it
