@@ -13,12 +13,11 @@ Where an architecture differs from the wav2vec2 family, the difference is a row 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import inspect
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -392,43 +391,6 @@ def checkpoint_state(path: str, hub: dict[str, Any], keep: Any = None) -> dict[s
                            "directory needs model.safetensors (or its shards and index). Restore them, or point "
                            "--model_name_or_path at another checkpoint.") from None
     return state
-
-
-class _LoadReportFilter(logging.Filter):
-    """Holds back transformers' load-report table and its tied-weights note: a fresh head on a pretrained encoder
-    always has newly initialised weights (and pretraining-only weights left unused), which is expected."""
-
-    MARKERS = (" LOAD REPORT", "This checkpoint seem corrupted")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.held: list[str] = []
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(marker in message for marker in self.MARKERS) and "MISMATCH" not in message:
-            self.held.append(message)
-            return False
-        return True  # a shape mismatch is not expected: transformers' warning stays
-
-
-@contextlib.contextmanager
-def expected_load_report(source: str) -> Iterator[None]:
-    """Loading a pretrained model under a new head: transformers' load report (a table of every new and unused
-    weight, and for an encoder-decoder "This checkpoint seem corrupted" about weights it ties itself) becomes one
-    line saying it is expected; the full report stays at debug level."""
-    target = logging.getLogger("transformers.modeling_utils")
-    held = _LoadReportFilter()
-    target.addFilter(held)
-    try:
-        yield
-    finally:
-        target.removeFilter(held)
-    if held.held:
-        logger.info("Loaded %s: new head weights initialised and pretraining-only weights unused, as expected for a "
-                    "fresh head (transformers' load report at debug level).", source)
-        for message in held.held:
-            logger.debug("%s", message)
 
 
 def absolute_model_name(name: str) -> str:

@@ -10,8 +10,11 @@ into this process's `HF_TOKEN` at start-up, which huggingface_hub reads whenever
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,7 +55,8 @@ class ModelSource:
 
     def from_pretrained(self, cls: Any, **kwargs: Any) -> Any:
         """`cls.from_pretrained(name, ...)` with this source's revision, cache and token."""
-        return cls.from_pretrained(self.name, **{**self.kwargs(), **kwargs})
+        with expected_load_report(self.name):  # a fresh head's load report is one line saying it is expected
+            return cls.from_pretrained(self.name, **{**self.kwargs(), **kwargs})
 
     def file(self, filename: str) -> str | None:
         """The local path of one file of the repository (downloaded if need be); None where it has none or it
@@ -173,3 +177,42 @@ def read_marker(source: ModelSource, marker: str) -> dict[str, Any] | None:
 def write_marker(output_dir: Path, marker: str, content: dict[str, Any]) -> None:
     """A marker file: what an evaluation-only run of the directory needs to rebuild the model."""
     atomic.write_text(Path(output_dir) / marker, json.dumps(content, indent=1) + "\n")
+
+
+class _LoadReportFilter(logging.Filter):
+    """Holds back transformers' load-report table and its tied-weights note: a fresh head on a pretrained encoder
+    always has newly initialised weights (and pretraining-only weights left unused), which is expected."""
+
+    MARKERS = (" LOAD REPORT", "This checkpoint seem corrupted")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(marker in message for marker in self.MARKERS) and "MISMATCH" not in message:
+            self.held.append(message)
+            return False
+        return True  # a shape mismatch is not expected: transformers' warning stays
+
+
+@contextlib.contextmanager
+def expected_load_report(source: str) -> Iterator[None]:
+    """Loading a pretrained model under a new head: transformers' load report (a table of every new and unused
+    weight, and for an encoder-decoder "This checkpoint seem corrupted" about weights it ties itself) becomes one
+    line saying it is expected; the full report stays at debug level."""
+    target = logging.getLogger("transformers.modeling_utils")
+    held = _LoadReportFilter()
+    target.addFilter(held)
+    try:
+        yield
+    finally:
+        target.removeFilter(held)
+    if held.held:
+        log = logging.getLogger("xtreme_s")
+        log.info("Loaded %s: new head weights initialised and pretraining-only weights unused, as expected for a "
+                 "fresh head (transformers' load report at debug level).", source)
+        for message in held.held:
+            log.debug("%s", message)
+
