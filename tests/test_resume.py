@@ -101,7 +101,8 @@ def test_foreign_run_is_refused_not_resumed(tmp_path, hf_cache):
     (out / output_dir.MANIFEST_FILE).write_text(json.dumps(
         {"task": "voxpopuli", "config_name": "voxpopuli.pl", "target_column": "transcription",
          "language_group": None, "model_name_or_path": "facebook/wav2vec2-xls-r-1b"}))
-    with pytest.raises(OutputDirError, match=r"another run: voxpopuli\.pl .*xls-r-1b.*this run is mls\.pl"):
+    with pytest.raises(OutputDirError,
+                       match=r"holds another run.*config_name: 'voxpopuli\.pl' there, 'mls\.pl' here.*xls-r-1b"):
         run_cli(["--dataset_config_name", "mls.pl", *QUICK], out, hf_cache)
 
 
