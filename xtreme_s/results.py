@@ -24,7 +24,8 @@ from .errors import UserError
 
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
-SCHEMA_VERSION = "2"  # 2: base_model, data.source, each split's intervals and predictions_file
+SCHEMA_VERSION = "2"  # 2: base_model, model_source, data.source and .ids_missing_from_data, split intervals and
+# predictions_file (all optional)
 KNOWN_SCHEMA_VERSIONS = ("1", "2")  # runs written before versioning carry none and have version 1's shape
 METRIC_UNITS = "fractions (0-1) as the xtreme_s metric returns them; BLEU 0-100"
 
