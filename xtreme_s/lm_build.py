@@ -22,7 +22,8 @@ from types import SimpleNamespace
 
 from transformers import HfArgumentParser
 
-from .args import DataArguments, apply_mini_defaults, load_config_file
+from .args import DataArguments, apply_mini_defaults
+from .argv import load_config_file
 from .errors import UsageError
 from .lm.arpa import UNITS, build_arpa
 from .lm.files import sha256
