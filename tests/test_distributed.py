@@ -1,5 +1,6 @@
-"""Two processes (torchrun, gloo on CPU): preprocessing once per rank group, results written once, and evaluation
-over the whole split equal to a single-process run of the same weights."""
+"""Two processes (torchrun, gloo on CPU), one launch: preprocessing once per rank group, results written once, both
+ranks stepping together through two epochs of duration batches, and evaluation over the whole split equal to a
+single-process run of the same weights."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import MINI_HUB, ROOT, run_cli
+
+from xtreme_s.registry import resolve
+from xtreme_s.sampling import DurationBatchSampler
+from xtreme_s.sources import LoadContext, load_splits
 
 COMMON = ["--mini", "--dataset_config_name", "mls.all", "--per_device_eval_batch_size", "2", "--seed", "0"]
+MAX_BATCH_SECONDS = 8
 
 
 @pytest.mark.slow
@@ -19,20 +25,28 @@ def test_two_process_run_equals_single_process_evaluation(tmp_path, hf_cache):
     ddp = tmp_path / "ddp"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    # --standalone picks a free rendezvous port, so parallel test workers (pytest-xdist) do not collide.
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(ROOT / "run_xtreme_s.py"), *COMMON, "--do_train", "--do_eval", "--do_predict", "--max_steps", "4",
-           "--per_device_train_batch_size", "2", "--eval_strategy", "no", "--save_steps", "2", "--learning_rate",
-           "1e-3", "--dataloader_num_workers", "0", "--report_to", "none", "--disable_tqdm", "True",
-           "--output_dir", str(ddp), "--cache_dir", str(hf_cache), "--ddp_timeout", "600"]
+           str(ROOT / "run_xtreme_s.py"), *COMMON, "--do_train", "--do_eval", "--do_predict", "--num_train_epochs",
+           "2", "--max_batch_seconds", str(MAX_BATCH_SECONDS), "--eval_strategy", "no", "--save_strategy", "epoch",
+           "--logging_steps", "1", "--learning_rate", "1e-3", "--dataloader_num_workers", "0", "--report_to", "none",
+           "--disable_tqdm", "True", "--output_dir", str(ddp), "--cache_dir", str(hf_cache), "--ddp_timeout", "600"]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert log.count("Wrote ") == 1 and log.count("xtreme_s_run.json") == 0, log[-4000:]
     results = json.loads((ddp / "results.json").read_text())
     state = json.loads((ddp / "trainer_state.json").read_text())
-    assert state["global_step"] == 4
-    # Really distributed: 4 steps x 2 processes x 2 clips = the 16 training clips, one epoch (alone: half of one).
-    assert results["train"]["train_samples"] == 16 and state["epoch"] == pytest.approx(1.0)
+    # Really distributed, and both ranks step together: each epoch is the duration batches of one rank's share of
+    # the 16 training clips (alone, a process would run all of them: more steps).
+    train = load_splits(resolve("mls.all"), ["train"], LoadContext(mirror_root=str(MINI_HUB),
+                                                                    cache_dir=str(hf_cache)))[0]["train"]
+    per_rank = len(DurationBatchSampler(train["duration"], MAX_BATCH_SECONDS, num_replicas=2))
+    alone = len(DurationBatchSampler(train["duration"], MAX_BATCH_SECONDS, num_replicas=1))
+    assert per_rank < alone and state["global_step"] == 2 * per_rank, (state["global_step"], per_rank, alone)
+    assert results["train"]["train_samples"] == 16 and state["epoch"] == pytest.approx(2.0)
+    assert any("padding_ratio" in entry for entry in state["log_history"])  # duration batching's own log
+    assert (ddp / f"checkpoint-{2 * per_rank}" / "trainer_state.json").exists()  # saved under DDP
 
     # Single process, same weights (the DDP run's saved model): identical numbers over the whole split.
     single = run_cli([*COMMON, "--model_name_or_path", str(ddp), "--do_eval", "--do_predict"], tmp_path / "single",
