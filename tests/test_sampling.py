@@ -185,6 +185,28 @@ def test_trainer_uses_duration_batches_and_resumes_mid_epoch(tmp_path):
     assert got == DurationBatchSampler(durations, 60.0, seed=5).rank_batches(2)[3:]
 
 
+def test_trainer_resumes_the_length_grouped_order_mid_epoch(tmp_path):
+    """`--train_sampling_strategy group_by_length` through the Trainer's own loader: resumed in epoch 2 after 3
+    batches, whatever the global RNG of the new process, it yields what the sampler yields for epoch 2 from batch 3
+    on (the order is a function of seed and epoch alone: tests/test_resume.py). With the duration batches' test
+    above, this is what a kill and resume of these two samplers relies on; tests/test_resume.py kills and resumes
+    the default sampler through the entry point."""
+    from xtreme_s.trainer import ResumableLengthGroupedSampler
+
+    durations = _fleurs_like(64)
+    trainer = _real_trainer(tmp_path, durations, per_device_train_batch_size=4, seed=5,
+                            train_sampling_strategy="group_by_length")
+    loader = trainer.get_train_dataloader()
+    torch.manual_seed(123)  # the resumed process's global RNG is not the original one's
+    got = resumed_labels(loader, skip=3, epoch=2)
+    fresh = ResumableLengthGroupedSampler(4, lengths=[int(d * 1000) for d in durations], seed=5)
+    fresh.set_epoch(2)
+    order = list(fresh)
+    assert got == [order[i : i + 4] for i in range(0, len(order), 4)][3:]
+    fresh.set_epoch(1)
+    assert list(fresh) != order  # reshuffled between epochs: resuming in the wrong epoch would show
+
+
 def resumed_labels(loader, skip: int, epoch: int) -> list:
     """What Trainer._run_epoch does on resume: skip the trained batches, then set the epoch; the labels it yields."""
     from accelerate import skip_first_batches
