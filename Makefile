@@ -88,11 +88,17 @@ demo: install
 	@echo "Files: outputs/demo/results.json and results.md (tables per split), eval_predictions.jsonl (training clips)," \
 		"predictions.jsonl (test clips)"
 
+# The suite on PYTEST_WORKERS processes (pytest-xdist; `PYTEST_WORKERS=0` runs it in one), each test file on one of
+# them (--dist loadfile: a file's shared runs, its module fixtures, are made once), each process on one thread: the
+# tiny models gain nothing from more, and two processes of two threads on two cores wait for each other.
+PYTEST_WORKERS ?= 2
+PYTEST_RUN = OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -q \
+	$(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 test: install system-deps
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(PYTEST_RUN) $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST_RUN) -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
