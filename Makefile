@@ -38,10 +38,10 @@ help:
 	@echo "make help        this list"
 	@echo "make install     create .venv and install the package with its test extras (every target below needs it)"
 	@echo "make demo        set up .venv and show on the bundled mini benchmark that the model learns (offline, ~2 min)"
-	@echo "make test        set up .venv and run the test suite [PYTEST_ARGS=..]"
+	@echo "make test        set up .venv, install espeak-ng and sox (apt-get) and run the test suite"
 	@echo "make test-fast   the test suite without the slow tests"
 	@echo "make lint        ruff check"
-	@echo "make system-deps espeak-ng and sox (apt; only for make mini-benchmark)"
+	@echo "make system-deps espeak-ng and sox (apt-get; make test installs them)"
 	@echo "make clean       remove outputs/ and the test and lint caches"
 	@echo "make mls|voxpopuli|fleurs-asr|babel [NPROC=8] [MODEL=..] [OUTPUT=..] [MINI=1] [ARGS='--flag v']"
 	@echo "make covost2 [ARGS='--data_dir DIR']  speech translation X->en (XLS-R + mBART-50) from fixie-ai/covost2 or Common Voice 4; same options"
@@ -64,11 +64,20 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-# Only needed to regenerate the mini benchmark (and for the test that checks it); runs do not need them.
+# espeak-ng (and sox): the test suite synthesises speech with espeak-ng (the language-ID learning check's training
+# clips, the check that the committed mini benchmark is what its generator makes), and `make mini-benchmark` does;
+# runs do not need them. Installed with apt-get (as root, or through sudo); where that cannot work, one line says
+# what to install and the target fails.
+SYSTEM_DEPS_MISSING = make: error: espeak-ng and sox are needed by the tests and
 system-deps:
 	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq espeak-ng sox; fi
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+			echo "$(SYSTEM_DEPS_MISSING) cannot be installed without root or sudo: install them (e.g. apt-get install espeak-ng sox, brew install espeak-ng sox) and rerun" >&2; exit 2; fi; \
+		if ! command -v apt-get >/dev/null; then \
+			echo "$(SYSTEM_DEPS_MISSING) this system has no apt-get: install them with its package manager (e.g. brew install espeak-ng sox) and rerun" >&2; exit 2; fi; \
+		echo "Installing espeak-ng and sox with $${SUDO:+sudo }apt-get (needed by the tests; make system-deps)"; \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq espeak-ng sox >/dev/null; } || { \
+			echo "$(SYSTEM_DEPS_MISSING) apt-get could not install them (see above): install espeak-ng and sox and rerun" >&2; exit 2; }; fi
 
 # The demo overfits the 10 English training clips of the mini benchmark (the recipe of
 # tests/test_end_to_end.py::test_tiny_model_learns_to_transcribe): it scores those clips before the first step
@@ -87,11 +96,17 @@ demo: install
 	@echo "Files: outputs/demo/results.json and results.md (tables per split), eval_predictions.jsonl (training clips)," \
 		"predictions.jsonl (test clips)"
 
-test: install
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+# The suite on PYTEST_WORKERS processes (pytest-xdist; `PYTEST_WORKERS=0` runs it in one), each test file on one of
+# them (--dist loadfile: a file's shared runs, its module fixtures, are made once), each process on one thread: the
+# tiny models gain nothing from more, and two processes of two threads on two cores wait for each other.
+PYTEST_WORKERS ?= 2
+PYTEST_RUN = OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -q \
+	$(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+test: install system-deps
+	$(PYTEST_RUN) $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST_RUN) -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

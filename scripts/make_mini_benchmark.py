@@ -351,15 +351,17 @@ def pseudo_words(words: Sequence[str], order: int = 2) -> Callable[[random.Rando
     return sample
 
 
-def build_fleurs_langid_train(hub: Path, synth: Synthesizer, seed: int, clips_per_locale: int) -> None:
+def build_fleurs_langid_train(hub: Path, synth: Synthesizer, seed: int, clips_per_locale: int,
+                              words: tuple[int, int] = (4, 9)) -> None:
     """A larger FLEURS train split for language ID: `clips_per_locale` clips per locale, each a pseudo-sentence of
-    4-9 pseudo-words spelled like that language's FLEURS *training* sentences (see `pseudo_words`), read by a speaker
-    of its own (random espeak-ng variant, rate, pitch and level, drawn from the same ranges in every language, so the
-    voice says nothing about the language). The committed validation/test splits (other sentences, other speakers)
-    stay the held-out set.
+    `words` (min, max) pseudo-words spelled like that language's FLEURS *training* sentences (see `pseudo_words`),
+    read by a speaker of its own (random espeak-ng variant, rate, pitch and level, drawn from the same ranges in every
+    language, so the voice says nothing about the language). The committed validation/test splits (other sentences,
+    other speakers) stay the held-out set.
 
-    Not committed (about 40 KB per clip): 10 training clips and 3 speakers per language are too few for the tiny
-    model to learn language rather than speaker, and synthesis takes seconds (tests/test_classification.py).
+    Not committed (about 20 KB per second of speech; the test's 1,800 clips of 2-4 words would be some 36 MB): 10
+    training clips and 3 speakers per language are too few for the tiny model to learn language rather than
+    speaker, and synthesis takes seconds (tests/test_classification.py).
     """
     print(f"FLEURS language-ID training split ({clips_per_locale} clips per locale)")
     for loc in FLEURS_LOCALES:
@@ -368,15 +370,16 @@ def build_fleurs_langid_train(hub: Path, synth: Synthesizer, seed: int, clips_pe
         rows: list[Row] = []
         for i in range(clips_per_locale):
             speaker = make_speakers(rng, loc.voice, 2)[i % 2]
-            sentence = [pseudo_word(rng) for _ in range(rng.randint(4, 9))]
-            if rng.random() < 0.3:  # a pause within some sentences, as in the real ones
+            sentence = [pseudo_word(rng) for _ in range(rng.randint(*words))]
+            if len(sentence) > 2 and rng.random() < 0.3:  # a pause within some sentences, as in the real ones
                 sentence[rng.randrange(1, len(sentence) - 1)] += ","
             raw = " ".join(sentence).capitalize() + "."
             rows.append(fleurs_row(loc, LANGID_FIRST_ID + i, raw, speaker, synth(raw, speaker, 16000), rng))
         write_parquet(hub / "google/fleurs" / loc.locale / "train" / "0000.parquet", FLEURS_FEATURES, rows)
 
 
-def make_langid_mirror(out: Path, mini: Path, clips_per_locale: int, seed: int = 0) -> Path:
+def make_langid_mirror(out: Path, mini: Path, clips_per_locale: int, seed: int = 0,
+                       words: tuple[int, int] = (4, 9)) -> Path:
     """A mirror root for FLEURS language ID: generated training splits, the mini benchmark's held-out splits."""
     hub = out / "hub"
     for loc in FLEURS_LOCALES:
@@ -385,7 +388,7 @@ def make_langid_mirror(out: Path, mini: Path, clips_per_locale: int, seed: int =
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(mini / "hub/google/fleurs" / loc.locale / split, target)
     with tempfile.TemporaryDirectory() as workdir:
-        build_fleurs_langid_train(hub, Synthesizer(Path(workdir)), seed, clips_per_locale)
+        build_fleurs_langid_train(hub, Synthesizer(Path(workdir)), seed, clips_per_locale, words)
     return hub
 
 
@@ -853,13 +856,16 @@ def main() -> None:
     parser.add_argument("--langid-train-clips", type=int, metavar="N",
                         help="instead of the mini benchmark, write a FLEURS language-ID mirror to --out: N generated "
                              "training clips per locale plus the mini benchmark's validation/test (--mini-root)")
+    parser.add_argument("--langid-words", type=int, nargs=2, default=(4, 9), metavar=("MIN", "MAX"),
+                        help="pseudo-words per generated language-ID clip (default 4 9; the test uses 2 4)")
     parser.add_argument("--mini-root", type=Path, default=Path("mini_benchmark"),
                         help="the committed mini benchmark, for --langid-train-clips (%(default)s)")
     args = parser.parse_args()
     if shutil.which(ESPEAK) is None:
         raise SystemExit("espeak-ng not found (apt-get install espeak-ng)")
     if args.langid_train_clips:
-        hub = make_langid_mirror(args.out, args.mini_root, args.langid_train_clips, args.seed)
+        hub = make_langid_mirror(args.out, args.mini_root, args.langid_train_clips, args.seed,
+                                 tuple(args.langid_words))
         print(f"Language-ID mirror: --mirror_root {hub}")
         return
 

@@ -26,6 +26,19 @@ def hf_cache(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def espeak_ng() -> str:
+    """The espeak-ng the speech-synthesising tests need. Missing, they fail in one line instead of being skipped:
+    `make test` (the README's test command, what CI runs) installs it first (`make system-deps`)."""
+    import shutil
+
+    path = shutil.which("espeak-ng")
+    if path is None:
+        pytest.fail("espeak-ng is not installed: `make system-deps` installs it (`make test` runs it first)",
+                    pytrace=False)
+    return path
+
+
 def load_script(name: str):
     """A benchmark script (benchmarks/<name>.py) as a module, as the tests of each script import it."""
     import importlib.util

@@ -1,7 +1,9 @@
-"""Every speech-encoder architecture through every task family, end to end on the mini benchmark.
+"""Every speech-encoder architecture through every task family, on the mini benchmark.
 
-Tiny random checkpoints of each architecture (scripts/make_tiny_encoders.py, built once per session) go through
-the real entry point: train where the family trains, evaluate, predict. Plus the pieces of xtreme_s.encoders a
+Tiny random checkpoints of each architecture (scripts/make_tiny_encoders.py, built once per session): every
+(architecture, family) pair is built by its family, takes a training step and is scored on the evaluation split
+(direct calls, about a second each); one full run per family goes through the real entry point (Trainer, saving,
+results.json). Plus the pieces of xtreme_s.encoders a
 user relies on: the start-up refusal (Whisper has no CTC head), output lengths equal to the model's real frames,
 the collator following the feature extractor, flags landing in each architecture's own config fields.
 """
@@ -9,13 +11,12 @@ the collator following the feature extractor, flags landing in each architecture
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, run_user_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
@@ -42,24 +43,22 @@ PROCESSOR = {"wav2vec2-bert": "Wav2Vec2BertProcessor"}
 NO_CTC = {"whisper"}
 
 
-@pytest.mark.parametrize("family", list(FAMILY_RUNS))
-@pytest.mark.parametrize("arch", list(ARCHITECTURES))
-def test_architecture_runs_every_family(arch, family, tiny_encoders, tmp_path, hf_cache):
-    out = tmp_path / "run"
-    args = ["--mini", "--model_name_or_path", str(tiny_encoders[arch]), *FAMILY_RUNS[family]]
-    if family == "ctc" and arch in NO_CTC:
-        with pytest.raises(encoders.EncoderError, match="no CTC head for Whisper"):
-            run_cli(args, out, hf_cache)
-        assert not (out / "results.json").exists()
-        return
-    results = run_cli(args, out, hf_cache)
+# One full run per family through the real entry point (Trainer, saving, results.json, plots), each on an
+# architecture that takes another input path; every other (architecture, family) pair is built and stepped directly
+# below (test_every_architecture_trains_and_scores_in_every_family). Seq2seq's full run is Whisper's
+# (test_whisper_translation_model_reloads_with_its_trained_encoder).
+END_TO_END = {"ctc": "wav2vec2-bert", "classification": "hubert", "retrieval": "sew-d"}
+
+
+def check_results(results: dict, out, arch: str, family: str, path) -> None:
+    """What one full run of `arch` in `family` must leave behind."""
     assert results["family"] == family
     for split in ("validation", "test"):
         scored = results["splits"][split]
         assert scored["num_examples"] > 0
         assert np.isfinite(scored["pooled"][METRIC[family]])
     note = results["notes"]["encoder"]
-    assert note["model_type"] == json.loads((tiny_encoders[arch] / "config.json").read_text())["model_type"]
+    assert note["model_type"] == json.loads((path / "config.json").read_text())["model_type"]
     assert set(note["applied"]) & {"mask_time_prob", "attention_dropout"}
     if family != "retrieval":
         assert np.isfinite(results["train"]["train_loss"])
@@ -69,8 +68,88 @@ def test_architecture_runs_every_family(arch, family, tiny_encoders, tmp_path, h
         assert saved["processor_class"] == PROCESSOR.get(arch, "Wav2Vec2Processor")
     if family == "seq2seq":
         adapter = results["notes"]["seq2seq"]["adapter"]
-        assert (adapter is None) == (not hasattr(encoders.encoder_config(_config(tiny_encoders[arch])),
-                                                 "add_adapter"))
+        assert (adapter is None) == (not hasattr(encoders.encoder_config(_config(path)), "add_adapter"))
+
+
+@pytest.mark.parametrize("family", list(END_TO_END))
+def test_one_full_run_per_family(family, tiny_encoders, tmp_path, hf_cache):
+    arch = END_TO_END[family]
+    out = tmp_path / "run"
+    results = run_cli(["--mini", "--model_name_or_path", str(tiny_encoders[arch]), *FAMILY_RUNS[family]], out,
+                      hf_cache)
+    check_results(results, out, arch, family, tiny_encoders[arch])
+
+
+_SPLITS: dict[str, tuple] = {}
+
+
+def _family(arch: str, family: str, path, cache, out):
+    """The family object a run of `arch` builds, prepared on the rows the run would read (the splits are loaded
+    once per family: they do not depend on the architecture)."""
+    from xtreme_s.args import parse_args
+    from xtreme_s.families import get_family
+    from xtreme_s.protocols import resolve as resolve_protocol
+    from xtreme_s.registry import resolve
+    from xtreme_s.sources import LoadContext, load_splits
+
+    m, d, t, own = parse_args(["--mini", "--model_name_or_path", str(path), *FAMILY_RUNS[family],
+                               "--output_dir", str(out), "--cache_dir", str(cache), "--report_to", "none"])
+    task = resolve(d.dataset_config_name, d.task, d.language, d.target_column_name, d.language_group)
+    if family not in _SPLITS:
+        wanted = ([d.train_split_name] if t.do_train else []) + [d.eval_split_name, d.predict_split_name]
+        _SPLITS[family] = load_splits(task, sorted(set(wanted)), LoadContext(mirror_root=d.mirror_root,
+                                                                             cache_dir=str(cache)))[0]
+    splits = _SPLITS[family]
+    built = get_family(task.spec.family)(task, m, d, t, own.get(task.spec.family))
+    resolve_protocol(own["protocol"], m).attach(built)
+    train = splits[d.train_split_name].select(range(d.max_train_samples)) if t.do_train else None
+    evaluated = {d.eval_split_name: splits[d.eval_split_name].select(range(d.max_eval_samples))}
+    return built, built.prepare(train, evaluated), encoders.input_limits(m), d.eval_split_name
+
+
+@pytest.mark.parametrize(("arch", "family"), [(a, f) for a in ARCHITECTURES for f in FAMILY_RUNS
+                                               if not (f == "ctc" and a in NO_CTC)])  # refused at start-up (below)
+def test_every_architecture_trains_and_scores_in_every_family(arch, family, tiny_encoders, tmp_path, hf_cache):
+    """Each (architecture, family) as a run does it, minus the Trainer: the family builds the model from the tiny
+    checkpoint, its collator batches the prepared rows, one training step's loss is finite and its gradient reaches
+    the encoder and the head, and the evaluation split is predicted, decoded and scored to a finite metric. The
+    Trainer, saving and reports do not depend on the architecture: one full run per family covers them."""
+    path = tiny_encoders[arch]
+    torch.manual_seed(0)
+    built, prepared, limits, split = _family(arch, family, path, hf_cache, tmp_path)
+    model = built.build_model()
+    collate = built.collator().with_min_samples(limits.min_samples)
+    note = built.notes["encoder"]
+    assert note["model_type"] == json.loads((path / "config.json").read_text())["model_type"]
+    assert set(note["applied"]) & {"mask_time_prob", "attention_dropout"}
+    if family in ("ctc", "seq2seq"):
+        assert type(built.processor).__name__ == PROCESSOR.get(arch, "Wav2Vec2Processor")
+    if family == "seq2seq":
+        adapter = built.notes["seq2seq"]["adapter"]
+        assert (adapter is None) == (not hasattr(encoders.encoder_config(_config(path)), "add_adapter"))
+    if prepared.train is not None:  # one training step
+        model.train()
+        batch = collate([prepared.train[i] for i in range(len(prepared.train))])
+        loss = model(**batch).loss
+        assert torch.isfinite(loss)
+        loss.backward()
+        grads = {name.split(".")[0]: p.grad for name, p in model.named_parameters() if p.grad is not None}
+        assert grads and all(torch.isfinite(g).all() for g in grads.values())
+        assert len(grads) >= 2, sorted(grads)  # the encoder and the head
+        model.zero_grad()
+    model.eval()
+    rows = prepared.evaluated[split]
+    batch = collate([rows[i] for i in range(len(rows))])
+    labels = batch.pop("labels", None)
+    with torch.no_grad():
+        if family == "seq2seq":
+            raw = model.generate(**batch, max_length=4).numpy()
+        else:
+            output = model(**batch)
+            logits = output["embeddings"] if family == "retrieval" else output.logits
+            raw = built.preprocess_logits_for_metrics(logits, labels).numpy()
+    _, report = built.evaluate(split, raw, rows)
+    assert np.isfinite(report["pooled"][METRIC[family]])
 
 
 def _wav(n: int) -> dict:
@@ -90,15 +169,15 @@ def _config(path):
     return AutoConfig.from_pretrained(path)
 
 
-def test_whisper_ctc_is_refused_at_start_up_in_one_line(tiny_encoders, tmp_path):
+def test_whisper_ctc_is_refused_at_start_up_in_one_line(tiny_encoders, tmp_path, capsys):
     """Before any data loads: one `xtreme-s: error:` line and exit code 2 (here with no data at all)."""
-    proc = subprocess.run([sys.executable, str(ROOT / "run_xtreme_s.py"), "--mini", "--dataset_config_name", "mls.pl",
-                           "--model_name_or_path", str(tiny_encoders["whisper"]), "--do_train",
-                           "--mirror_root", str(tmp_path / "nothing-here"), "--output_dir", str(tmp_path / "o")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert proc.stderr.strip().splitlines()[-1].startswith("xtreme-s: error: --model_name_or_path")
-    assert "Traceback" not in proc.stderr
+    code, err = run_user_cli(["--mini", "--dataset_config_name", "mls.pl", "--model_name_or_path",
+                              str(tiny_encoders["whisper"]), "--do_train", "--mirror_root", str(tmp_path / "nothing"),
+                              "--output_dir", str(tmp_path / "o")], capsys)
+    assert code == 2, err[-2000:]
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("xtreme-s: error: --model_name_or_path") and "no CTC head for Whisper" in line
+    assert "Traceback" not in err and not (tmp_path / "o" / "results.json").exists()
 
 
 @pytest.mark.parametrize("arch", ["wav2vec2", "wav2vec2-bert", "hubert", "sew-d", "whisper"])
@@ -151,7 +230,9 @@ def test_whisper_translation_model_reloads_with_its_trained_encoder(tiny_encoder
     from transformers import AutoConfig
 
     out = tmp_path / "run"
-    run_cli(["--mini", "--model_name_or_path", str(tiny_encoders["whisper"]), *FAMILY_RUNS["seq2seq"]], out, hf_cache)
+    results = run_cli(["--mini", "--model_name_or_path", str(tiny_encoders["whisper"]), *FAMILY_RUNS["seq2seq"]], out,
+                      hf_cache)
+    check_results(results, out, "whisper", "seq2seq", tiny_encoders["whisper"])  # seq2seq's one full run
     model = encoders.load_speech_encoder_decoder(str(out), AutoConfig.from_pretrained(out))
     assert type(model.encoder).__name__ == "WhisperEncoder"
     saved = load_file(out / "model.safetensors")

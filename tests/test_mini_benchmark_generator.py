@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 import sys
 
@@ -13,14 +12,11 @@ import pytest
 import soundfile as sf
 from conftest import MINI, ROOT
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make system-deps)"),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def regenerated(tmp_path_factory):
+def regenerated(tmp_path_factory, espeak_ng):
     out = tmp_path_factory.mktemp("regen") / "mini_benchmark"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_mini_benchmark.py"), "--out", str(out),
                     "--skip-verify"], check=True, cwd=ROOT, capture_output=True)

@@ -17,11 +17,14 @@ from conftest import ROOT, run_cli
 from xtreme_s import output_dir
 from xtreme_s.output_dir import OutputDirError, last_complete_checkpoint
 
-# Each entry: a training data order to check. Another sampler (e.g. duration batching) is one more entry.
+# Each entry: a training data order killed and resumed through the entry point. The Trainer's own (default) sampler
+# is; our two samplers' orders are functions of seed and epoch alone and resume mid-epoch through the Trainer's
+# loader (tests/test_sampling.py: test_order_is_a_pure_function_of_seed_and_epoch,
+# test_trainer_uses_duration_batches_and_resumes_mid_epoch, test_trainer_resumes_the_length_grouped_order_mid_epoch;
+# below: test_length_grouped_order_depends_only_on_seed_and_epoch), and what else a resume restores (weights,
+# optimizer, scheduler, RNG states, SpecAugment's masks) does not depend on the sampler.
 SAMPLERS = {
     "default": [],
-    "group_by_length": ["--train_sampling_strategy", "group_by_length"],
-    "duration_batching": ["--max_batch_seconds", "10"],
 }
 MAX_STEPS, SAVE_STEPS, KILL_AFTER = 16, 4, 4
 

@@ -185,6 +185,28 @@ def test_trainer_uses_duration_batches_and_resumes_mid_epoch(tmp_path):
     assert got == DurationBatchSampler(durations, 60.0, seed=5).rank_batches(2)[3:]
 
 
+def test_trainer_resumes_the_length_grouped_order_mid_epoch(tmp_path):
+    """`--train_sampling_strategy group_by_length` through the Trainer's own loader: resumed in epoch 2 after 3
+    batches, whatever the global RNG of the new process, it yields what the sampler yields for epoch 2 from batch 3
+    on (the order is a function of seed and epoch alone: tests/test_resume.py). With the duration batches' test
+    above, this is what a kill and resume of these two samplers relies on; tests/test_resume.py kills and resumes
+    the default sampler through the entry point."""
+    from xtreme_s.trainer import ResumableLengthGroupedSampler
+
+    durations = _fleurs_like(64)
+    trainer = _real_trainer(tmp_path, durations, per_device_train_batch_size=4, seed=5,
+                            train_sampling_strategy="group_by_length")
+    loader = trainer.get_train_dataloader()
+    torch.manual_seed(123)  # the resumed process's global RNG is not the original one's
+    got = resumed_labels(loader, skip=3, epoch=2)
+    fresh = ResumableLengthGroupedSampler(4, lengths=[int(d * 1000) for d in durations], seed=5)
+    fresh.set_epoch(2)
+    order = list(fresh)
+    assert got == [order[i : i + 4] for i in range(0, len(order), 4)][3:]
+    fresh.set_epoch(1)
+    assert list(fresh) != order  # reshuffled between epochs: resuming in the wrong epoch would show
+
+
 def resumed_labels(loader, skip: int, epoch: int) -> list:
     """What Trainer._run_epoch does on resume: skip the trained batches, then set the epoch; the labels it yields."""
     from accelerate import skip_first_batches
@@ -263,36 +285,5 @@ def test_ddp_wrapper_passes_rank_batches_through_and_forwards_set_epoch():
     assert list(skipped) == DurationBatchSampler(durations, 60, seed=2, num_replicas=2, rank=1).rank_batches(3)[2:]
 
 
-@pytest.mark.slow
-def test_two_process_ddp_run_with_duration_batching(tmp_path, hf_cache):
-    """torchrun with 2 CPU processes: both ranks step together through two epochs of duration batches."""
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from xtreme_s.sampling import DurationBatchSampler as Sampler
-
-    root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "run_xtreme_s.py",
-           "--mini", "--dataset_config_name", "mls.pl", "--do_train", "--num_train_epochs", "2",
-           "--max_batch_seconds", "8", "--eval_strategy", "no", "--save_strategy", "no", "--logging_steps", "1",
-           "--output_dir", str(out), "--cache_dir", str(hf_cache), "--report_to", "none", "--disable_tqdm", "True",
-           "--dataloader_num_workers", "0"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    state = json.loads((out / "trainer_state.json").read_text())
-    # The mini MLS Polish training split: 8 clips; every rank runs the same number of batches per epoch.
-    from conftest import MINI_HUB
-
-    from xtreme_s.registry import resolve
-    from xtreme_s.sources import LoadContext, load_splits
-
-    train = load_splits(resolve("mls.pl"), ["train"], LoadContext(mirror_root=str(MINI_HUB),
-                                                                   cache_dir=str(hf_cache)))[0]["train"]
-    per_rank = len(Sampler(train["duration"], 8, num_replicas=2))
-    assert state["global_step"] == 2 * per_rank
-    assert any("padding_ratio" in log for log in state["log_history"])
+# Two processes stepping through duration batches together (torchrun): tests/test_distributed.py, one launch
+# for everything distributed.
