@@ -88,6 +88,7 @@ def _family(arch: str, family: str, path, cache, out):
     once per family: they do not depend on the architecture)."""
     from xtreme_s.args import parse_args
     from xtreme_s.families import get_family
+    from xtreme_s.hub import ModelSource
     from xtreme_s.protocols import resolve as resolve_protocol
     from xtreme_s.registry import resolve
     from xtreme_s.sources import LoadContext, load_splits
@@ -100,8 +101,9 @@ def _family(arch: str, family: str, path, cache, out):
         _SPLITS[family] = load_splits(task, sorted(set(wanted)), LoadContext(mirror_root=d.mirror_root,
                                                                              cache_dir=str(cache)))[0]
     splits = _SPLITS[family]
-    built = get_family(task.spec.family)(task, m, d, t, own.get(task.spec.family))
-    resolve_protocol(own["protocol"], m).attach(built)
+    source = ModelSource.of(m)
+    built = get_family(task.spec.family)(task, m, d, t, own.get(task.spec.family), source=source)
+    resolve_protocol(own["protocol"], source).attach(built)
     train = splits[d.train_split_name].select(range(d.max_train_samples)) if t.do_train else None
     evaluated = {d.eval_split_name: splits[d.eval_split_name].select(range(d.max_eval_samples))}
     return built, built.prepare(train, evaluated), encoders.input_limits(m), d.eval_split_name
@@ -119,13 +121,13 @@ def test_every_architecture_trains_and_scores_in_every_family(arch, family, tiny
     built, prepared, limits, split = _family(arch, family, path, hf_cache, tmp_path)
     model = built.build_model()
     collate = built.collator().with_min_samples(limits.min_samples)
-    note = built.notes["encoder"]
+    note = built.tally.notes["encoder"]
     assert note["model_type"] == json.loads((path / "config.json").read_text())["model_type"]
     assert set(note["applied"]) & {"mask_time_prob", "attention_dropout"}
     if family in ("ctc", "seq2seq"):
         assert type(built.processor).__name__ == PROCESSOR.get(arch, "Wav2Vec2Processor")
     if family == "seq2seq":
-        adapter = built.notes["seq2seq"]["adapter"]
+        adapter = built.tally.notes["seq2seq"]["adapter"]
         assert (adapter is None) == (not hasattr(encoders.encoder_config(_config(path)), "add_adapter"))
     if prepared.train is not None:  # one training step
         model.train()

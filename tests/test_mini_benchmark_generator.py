@@ -53,6 +53,26 @@ def _comparable(path):
     return data
 
 
+def _same_tokenizer(old, new) -> None:
+    """A tokenizer.json equal but for its normalizer steps, which transformers releases write differently (5.25
+    adds a right `Strip` the committed copy lacks), and whose normalizers agree on every text the tiny decoder
+    is made for: the same tokens either way."""
+    from tokenizers import Tokenizer
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_tiny_decoder import english_sentences
+
+    a, b = json.loads(old.read_text()), json.loads(new.read_text())
+    a.pop("normalizer", None), b.pop("normalizer", None)
+    assert a == b, old
+    ta, tb = Tokenizer.from_file(str(old)), Tokenizer.from_file(str(new))
+    for text in english_sentences():
+        assert ta.encode(text).ids == tb.encode(text).ids, (old, text)
+
+
 def test_same_text_files(regenerated):
     for rel in (p for p in _files(MINI) if p.suffix in (".tsv", ".txt", ".json")):
-        assert _comparable(MINI / rel) == _comparable(regenerated / rel), rel
+        if rel.name == "tokenizer.json":
+            _same_tokenizer(MINI / rel, regenerated / rel)
+        else:
+            assert _comparable(MINI / rel) == _comparable(regenerated / rel), rel
