@@ -130,6 +130,14 @@ SCORERS: dict[str, Callable[[Sequence, Sequence], dict[str, float]]] = {
 }
 
 
+def language_groups(languages: Sequence[str]) -> dict[str, list[int]]:
+    """Language -> the positions of its utterances, languages sorted (the order of every per-language table)."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, lang in enumerate(languages):
+        groups[lang].append(i)
+    return {lang: groups[lang] for lang in sorted(groups)}
+
+
 def per_language(
     references: Sequence,
     predictions: Sequence,
@@ -143,12 +151,8 @@ def per_language(
     """
     if not (len(references) == len(predictions) == len(languages)):
         raise ValueError("references, predictions and languages must have the same length")
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, lang in enumerate(languages):
-        groups[lang].append(i)
     table = {}
-    for lang in sorted(groups):
-        idx = groups[lang]
+    for lang, idx in language_groups(languages).items():
         scores = scorer([references[i] for i in idx], [predictions[i] for i in idx])
         table[lang] = {**scores, "num_examples": len(idx)}
     names = [k for k in (table[next(iter(table))] if table else {}) if k != "num_examples"]

@@ -11,13 +11,12 @@ transformers' `BasicTextNormalizer` (models/whisper/english_normalizer.py) and s
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
 from collections.abc import Sequence
 
 from transformers.models.whisper.english_normalizer import BasicTextNormalizer
 
 from . import langcodes
-from .metrics import asr_error_counts
+from .metrics import asr_error_counts, language_groups
 
 NORMALIZER_NAME = "whisper_basic_keep_marks"
 DESCRIPTION = ("Whisper's basic normaliser (arXiv 2212.04356 appendix C: bracketed text dropped, symbols and "
@@ -48,12 +47,8 @@ def normalized_scores(references: Sequence[str], predictions: Sequence[str], lan
                       exclude: Sequence[str] = ()) -> dict:
     """Per language the normalised error rate (`unit` says WER or CER), the macro mean over the languages, and
     `macro_covered`, the mean without the languages in `exclude` (those a model does not cover)."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, lang in enumerate(languages):
-        groups[lang].append(i)
     table = {}
-    for lang in sorted(groups):
-        idx = groups[lang]
+    for lang, idx in language_groups(languages).items():
         refs = [normalize(references[i], lang) for i in idx]
         hyps = [normalize(predictions[i], lang) for i in idx]
         counts = asr_error_counts(refs, hyps)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import stats
 from ..errors import UsageError
-from ..metrics import SCORERS
+from ..metrics import SCORERS, language_groups
 from ..registry import TASKS
 from ..results import PREDICTIONS_FILE, load_results
 from .provenance import data_source
@@ -93,9 +93,7 @@ def _read_rows(path: Path, family: str) -> list[dict]:
 
 
 def _matches(run_table: dict, rows: list[dict], metric_names: list[str], scorer: Any) -> bool:
-    by_lang = defaultdict(list)
-    for r in rows:
-        by_lang[r["language"]].append(r)
+    by_lang = {lang: [rows[i] for i in idx] for lang, idx in language_groups([r["language"] for r in rows]).items()}
     if set(by_lang) != set(run_table):
         return False
     for lang, rs in by_lang.items():
