@@ -176,7 +176,8 @@ def to_markdown(report: ScoreReport) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = ScriptArgumentParser("score", prog="xtreme-s score", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="run output directories (or their results.json), one per task")
-    parser.add_argument("--output_dir", default=".", help="where score.md and score.json are written")
+    parser.add_argument("--output_dir", default="outputs/score",
+                        help="where score.md and score.json are written (default: outputs/score, git-ignored)")
     parser.add_argument("--split", default="test", help="which scored split of each run to use (default: test)")
     parser.add_argument("--average", default="macro", choices=["macro", "pooled"],
                         help="mean over languages (macro, the benchmark's) or corpus-pooled")
