@@ -15,18 +15,15 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from transformers import HfArgumentParser, Seq2SeqTrainingArguments
 
-from .argv import HELP_HINT, expand_config_files, given, translate_legacy_flags, with_suggestions
+from .argv import HELP_HINT, expand_config_files, given, known_flag_names, translate_legacy_flags, with_suggestions
 from .errors import UsageError
 from .sources import MINI_ROOT, mini_defaults
 
 logger = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -228,15 +225,6 @@ def argument_classes() -> tuple[type, ...]:
             *family_arguments().values())
 
 
-def _known_flags() -> set[str]:
-    from dataclasses import fields
-
-    names = {f.name for cls in argument_classes() for f in fields(cls)}
-    from .argv import AUTH_TOKEN_FLAGS, EXPANDED_FLAGS, RENAMED_FLAGS
-
-    return names | {k.lstrip("-") for k in (*RENAMED_FLAGS, *EXPANDED_FLAGS, *AUTH_TOKEN_FLAGS)} | {"config"}
-
-
 def build_parser() -> HfArgumentParser:
     """The parser of every flag (`argument_classes`)."""
     parser = HfArgumentParser(argument_classes())
@@ -270,7 +258,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
         raise UsageError(f"invalid flags: {' '.join(str(err).split())}") from None
     unknown = [a.split("=", 1)[0].lstrip("-") for a in rest if a.startswith("-")]
     if rest:
-        what = (f"unknown flag(s) {with_suggestions(unknown, _known_flags())}" if unknown else
+        what = (f"unknown flag(s) {with_suggestions(unknown, known_flag_names())}" if unknown else
                 f"unexpected argument(s) {' '.join(rest)}")
         raise UsageError(f"{what}. {HELP_HINT}")
     model_args, data_args, training_args, protocol_args, ready_made_args, *parsed = parsed

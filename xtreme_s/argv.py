@@ -203,7 +203,7 @@ def known_flag_names() -> set[str]:
     """Every flag of the run parser, from the source of its dataclasses: ours (`*Arguments` classes anywhere in the
     package) and transformers' (TrainingArguments, Seq2SeqTrainingArguments), plus the aliases we translate.
 
-    Read, not imported: importing them costs torch. tests/test_cli_args.py checks this is the parser's set."""
+    Read, not imported: importing them costs torch. tests/test_newcomer.py checks the parser has no flag outside it."""
     names = {"config"}
     for path in PACKAGE.rglob("*.py"):
         if "Arguments" in path.read_text(encoding="utf-8"):
