@@ -19,7 +19,15 @@ from typing import Any
 
 from transformers import HfArgumentParser, Seq2SeqTrainingArguments
 
-from .argv import HELP_HINT, expand_config_files, given, known_flag_names, translate_legacy_flags, with_suggestions
+from .argv import (
+    HELP_HINT,
+    expand_config_files,
+    given,
+    known_flag_names,
+    mini_asked,
+    translate_legacy_flags,
+    with_suggestions,
+)
 from .errors import UsageError
 from .sources import MINI_ROOT, mini_defaults
 
@@ -246,7 +254,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     ReadyMadeArguments (models evaluated as they are: xtreme_s.readymade)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     full = translate_legacy_flags(expand_config_files(argv))
-    if "--mini" in full and not given(full, "output_dir"):
+    if mini_asked(full) and not given(full, "output_dir"):
         full += ["--output_dir", "outputs/mini"]
     from .families import family_arguments
 

@@ -188,6 +188,12 @@ def value_of(argv: list[str], name: str) -> str | None:
     return found
 
 
+def mini_asked(argv: list[str]) -> bool:
+    """Whether `--mini` is on (bare, or with a true boolean): such a run may leave out --output_dir."""
+    value = value_of(argv, "mini")
+    return given(argv, "mini") and (value is None or not is_bool(value) or string_to_bool(value))
+
+
 def _dataclass_fields(path: Path, class_suffix: str) -> set[str]:
     """The field names of the dataclasses in a source file whose class name ends with `class_suffix`."""
     names: set[str] = set()
@@ -242,8 +248,7 @@ def check_command_line(argv: list[str]) -> list[str]:
     unknown = unknown_flags(full, known)
     if unknown:
         raise UsageError(f"unknown flag(s) {with_suggestions(unknown, known)}. {HELP_HINT}")
-    mini = given(full, "mini") and value_of(full, "mini") not in ("False", "false", "0")
-    if not given(full, "output_dir") and not mini:
+    if not given(full, "output_dir") and not mini_asked(full):
         raise UsageError("--output_dir is required: the folder this run writes its model, checkpoints and "
                          "results.json into (e.g. --output_dir outputs/mls; outputs/ is git-ignored).")
     _check_task(full)
