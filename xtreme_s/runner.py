@@ -59,7 +59,10 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
                          f"babel, fleurs-asr), not {task.name} ({task.spec.family}). Drop the flag.")
     protocol = check_before_data(task, source, model_args, training_args, family_args)
     limits = encoders.input_limits(model_args)
-    checkpoint = claim_output_dir(task, protocol, model_args, data_args, training_args)
+    # Where the model came from, read once (for a Hub id, a look-up in the cache): the run's identity and results.
+    model_source = encoders.model_provenance(model_args.model_name_or_path, model_args.model_revision,
+                                             model_args.cache_dir)
+    checkpoint = claim_output_dir(task, protocol, model_source, model_args, data_args, training_args)
     set_seed(training_args.seed)
     roles = split_roles(data_args, training_args)
     tally = RunTally()
@@ -76,9 +79,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Xtr
     trainer = make_trainer(family, model, prepared, roles, training_args, limits)
     results = Results(task.name, task.config_name, task.spec.family, model_args.model_name_or_path,
                       [lang for lang in task.languages if lang not in missing], missing, task.language_group,
-                      task.spec.primary_metric, task.spec.greater_is_better,
-                      model_source=encoders.model_provenance(model_args.model_name_or_path, model_args.model_revision,
-                                                             model_args.cache_dir))
+                      task.spec.primary_metric, task.spec.greater_is_better, model_source=model_source)
     if prepared.train is not None:
         results.train = train_model(trainer, protocol, model, prepared, tally, family.train_split, checkpoint)
     score_splits(trainer, family, prepared, roles, results)
@@ -154,14 +155,15 @@ def check_before_data(task: ResolvedTask, source: ModelSource, model_args: Model
     return protocol
 
 
-def claim_output_dir(task: ResolvedTask, protocol: protocols.Protocol, model_args: ModelArguments,
-                     data_args: DataArguments, training_args: XtremeSTrainingArguments) -> str | None:
-    """Resume a killed run from its last complete checkpoint; refuse a finished or foreign run (output_dir)."""
+def claim_output_dir(task: ResolvedTask, protocol: protocols.Protocol, model_source: dict[str, Any],
+                     model_args: ModelArguments, data_args: DataArguments,
+                     training_args: XtremeSTrainingArguments) -> str | None:
+    """Resume a killed run from its last complete checkpoint; refuse a finished or foreign run (output_dir).
+    `model_source`: encoders.model_provenance of --model_name_or_path."""
     identity = output_dir.run_identity(task, model_args, data_args)
     # What made the run, portable: the model by absolute path or Hub id (+ revision) and its config's checksum.
     identity["model_name_or_path"] = encoders.absolute_model_name(model_args.model_name_or_path)
-    identity["model_config_sha256"] = encoders.model_provenance(
-        model_args.model_name_or_path, model_args.model_revision, model_args.cache_dir)["config_sha256"]
+    identity["model_config_sha256"] = model_source["config_sha256"]
     if protocol.name != "finetune":  # resuming a probe's folder as a fine-tuning run (or the reverse) is refused
         identity["protocol"] = protocol.name
         # ... and so is resuming it with other protocol settings (rank, hidden size): its checkpoints would not load
