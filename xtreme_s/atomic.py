@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .errors import EnvironmentProblem
-
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
@@ -53,12 +51,6 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    with atomic_open(path, "wb") as f:
-        f.write(data)
-    return Path(path)
-
-
 def disk_full_message(err: BaseException, where: str | os.PathLike | None) -> str | None:
     """One line for a write that failed because the disk is full (errno ENOSPC, or torch's "file write failed"
     with no space left where the run writes), naming the disk and what to free; None for any other error."""
@@ -82,7 +74,3 @@ def disk_full_message(err: BaseException, where: str | os.PathLike | None) -> st
                 "outputs, the Hugging Face cache: `hf cache delete`), keep fewer checkpoints (--save_total_limit 2), "
                 "or pass an --output_dir on another disk; then rerun the same command to resume.")
     return f"the disk holding {folder} is full. Free space there, then rerun the same command to resume."
-
-
-class DiskFull(EnvironmentProblem):
-    """A write failed because the disk is full; the message names the disk and what to free."""
