@@ -8,9 +8,9 @@ epoch). The collator runs in DataLoader worker processes, so it cannot count int
 process: each batch carries its counts (`SKIPPED_KEY`), `trainer.SkippedItemsMixin` pops them before the forward
 pass and adds them up, and the runner sums them over ranks into results.json.
 
-Evaluation and test items are never dropped silently. Where a run trains (or the user allows skipping), the
-evaluation splits are decoded once before training (`startup_checks.check_eval_split`), so a corrupt test clip
-stops the run at start-up, not after a day of training; `--allow_skipping_eval_items` skips such items instead,
+Evaluation and test items are never dropped silently. The scored splits are decoded once before training (or
+before an evaluation-only run scores them: `startup_checks.check_eval_split`), so a corrupt test clip stops a
+training run at start-up, not after a day of training; `--allow_skipping_eval_items` skips such items instead,
 counts them under the split's name and scores the rest. An evaluation-only run with such items scores the
 rest, writes results.json, then ends with exit code 2 naming them (none stops part way).
 """
