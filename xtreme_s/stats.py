@@ -27,7 +27,7 @@ import jiwer
 import numpy as np
 from scipy import sparse
 
-from .metrics import CER_TRANSFORM, WER_TRANSFORM, bleu_metric
+from .metrics import CER_TRANSFORM, WER_TRANSFORM, bleu_metric, language_groups
 
 # Metrics with sufficient statistics; the number of statistics per utterance (F1: 3 per class).
 RATIO_METRICS = ("wer", "cer", "accuracy", "precision_at_1")
@@ -249,12 +249,10 @@ def split_intervals(metric_names: Sequence[str], references: Sequence, predictio
     name, so its intervals are the same)."""
     names = [m for m in metric_names if m in METRICS]
     unit = next((k for k in ("speaker_id", "sentence_id") if blocks and k in blocks), "utterance")
-    langs = sorted(set(languages))
     classes = class_list(references, predictions) if "f1" in names else None
     per_lang: dict[str, dict] = {}
     samples: dict[str, list] = {m: [] for m in names}
-    for lang in langs:
-        rows = [i for i, x in enumerate(languages) if x == lang]
+    for lang, rows in language_groups(languages).items():
         refs, preds = [references[i] for i in rows], [predictions[i] for i in rows]
         unit_ids = [blocks[unit][i] for i in rows] if unit != "utterance" else None
         sums = bootstrap_sums([utterance_stats(m, refs, preds, classes if m == "f1" else None) for m in names],
