@@ -206,25 +206,17 @@ def score_cell(task: str, lang: str, systems: list[System], rows: dict[str, list
                resampling: stats.Resampling, unit: str = "utterance") -> Cell:
     """Point estimates with the run's own scorer; resampled values from one paired bootstrap of every system and
     metric of the cell. `rows`: each system's rows of this language, aligned."""
-    points, blocks_of, stat_list, where = {}, None, [], []
+    points = {}
     base_rows = rows[systems[0].label]
     refs = [r["reference"] for r in base_rows]
     preds = {s.label: [r["prediction"] for r in rows[s.label]] for s in systems}
     for s in systems:
         scorer = SCORERS[s.runs[task].results.get("primary_metric") or TASKS[task].primary_metric]
         points[s.label] = {m: v for m, v in scorer(refs, preds[s.label]).items() if m in metric_names}
-    classes = stats.class_list(refs, *preds.values()) if "f1" in metric_names else None
-    for s in systems:
-        for m in metric_names:
-            stat_list.append(stats.utterance_stats(m, refs, preds[s.label], classes))
-            where.append((s.label, m))
-    if unit != "utterance":
-        blocks_of = [r.get(unit) for r in base_rows]
-    sums = stats.bootstrap_sums(stat_list, resampling.n_resamples, resampling.rng(task, lang), blocks_of)
-    samples: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
-    for (label, m), summed in zip(where, sums, strict=True):
-        samples[label][m] = stats.corpus_metric(m, summed)
-    return Cell(points, dict(samples), len(base_rows))
+    blocks_of = [r.get(unit) for r in base_rows] if unit != "utterance" else None
+    resampled = stats.resampled_metrics(metric_names, refs, list(preds.values()), resampling.n_resamples,
+                                        resampling.rng(task, lang), blocks_of)
+    return Cell(points, dict(zip(preds, resampled, strict=True)), len(base_rows))
 
 
 def _est(value: float, samples: np.ndarray, base: tuple | None, resampling: stats.Resampling) -> dict:
