@@ -27,7 +27,7 @@ from ..metrics import SCORERS, language_groups
 from ..registry import TASKS
 from ..results import PREDICTIONS_FILE, load_results
 from .provenance import data_source
-from .score import SCORE_TASKS, task_metrics, xtreme_s_score
+from .score import SCORE_TASKS, as_percent, task_metrics, xtreme_s_score
 
 PREDICTION_FILES = (PREDICTIONS_FILE, f"eval_{PREDICTIONS_FILE}")
 SCHEMA_VERSION = 1
@@ -339,9 +339,10 @@ def _scores(systems: list[System], base_label: str, points: dict, samples: dict,
         out[s.label] = {"score": None, "score_missing_tasks": missing}
         if missing:
             continue
-        pct = {t: (1 if metric_of[t] == "bleu" else 100) for t in SCORE_TASKS}
-        score_points[s.label] = xtreme_s_score({t: pct[t] * points[s.label][t][metric_of[t]] for t in SCORE_TASKS})
-        score_samples[s.label] = xtreme_s_score({t: pct[t] * samples[s.label][t][metric_of[t]] for t in SCORE_TASKS})
+        score_points[s.label] = xtreme_s_score({t: as_percent(metric_of[t], points[s.label][t][metric_of[t]])
+                                                for t in SCORE_TASKS})
+        score_samples[s.label] = xtreme_s_score({t: as_percent(metric_of[t], samples[s.label][t][metric_of[t]])
+                                                 for t in SCORE_TASKS})
     for label in score_points:
         base = ((score_points[base_label]["score"], score_samples[base_label]["score"])
                 if base_label in score_points else None)
