@@ -52,8 +52,9 @@ class Resampling:
 
     def rng(self, *stratum: str) -> np.random.Generator:
         """The generator of one stratum (task, language): the same draws whatever other runs or cells are compared."""
-        key = [zlib.crc32("/".join(stratum).encode())] if stratum else []
-        return np.random.default_rng([self.seed, *key]) if key else np.random.default_rng(self.seed)
+        if not stratum:
+            return np.random.default_rng(self.seed)
+        return np.random.default_rng([self.seed, zlib.crc32("/".join(stratum).encode())])
 
 
 # -- per-utterance statistics ---------------------------------------------------------------------------------------
