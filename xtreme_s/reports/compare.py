@@ -111,7 +111,7 @@ def _same(a: float | None, b: float | None) -> bool:
 
 def load_run(arg: str, split: str) -> Run:
     """A run from `RUN_DIR` or `LABEL=RUN_DIR`: its results.json and the predictions file of `split`."""
-    label, _, raw = arg.rpartition("=") if "=" in arg else ("", "", arg)
+    label, _, raw = arg.rpartition("=")  # no "=": ("", "", arg)
     file, results = load_results(raw)  # refuses a missing, damaged or too new results.json in one line
     path = file.parent
     task = results.get("task")
