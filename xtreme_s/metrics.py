@@ -22,7 +22,8 @@ WER_TRANSFORM = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwe
 CER_TRANSFORM = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToListOfListOfChars()])
 
 
-def _error_counts(references: Sequence[str], predictions: Sequence[str], transform: jiwer.Compose) -> tuple[int, int]:
+def error_counts(references: Sequence[str], predictions: Sequence[str], transform: jiwer.Compose) -> tuple[int, int]:
+    """(errors, reference length) pooled over the corpus under one transform (WER_TRANSFORM or CER_TRANSFORM)."""
     if not references:
         return 0, 0
     out = jiwer.process_words(list(references), list(predictions), reference_transform=transform,
@@ -36,8 +37,8 @@ def asr_error_counts(references: Sequence[str], predictions: Sequence[str]) -> d
     """Raw error and reference-length counts, so that groups of utterances can be pooled exactly."""
     if len(references) != len(predictions):
         raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
-    w_err, w_tot = _error_counts(references, predictions, WER_TRANSFORM)
-    c_err, c_tot = _error_counts(references, predictions, CER_TRANSFORM)
+    w_err, w_tot = error_counts(references, predictions, WER_TRANSFORM)
+    c_err, c_tot = error_counts(references, predictions, CER_TRANSFORM)
     return {"word_errors": w_err, "words": w_tot, "char_errors": c_err, "chars": c_tot}
 
 

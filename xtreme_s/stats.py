@@ -27,7 +27,7 @@ import jiwer
 import numpy as np
 from scipy import sparse
 
-from .metrics import CER_TRANSFORM, WER_TRANSFORM, bleu_metric
+from .metrics import CER_TRANSFORM, WER_TRANSFORM, bleu_metric, language_groups
 
 # Metrics with sufficient statistics; the number of statistics per utterance (F1: 3 per class).
 RATIO_METRICS = ("wer", "cer", "accuracy", "precision_at_1")
@@ -52,8 +52,9 @@ class Resampling:
 
     def rng(self, *stratum: str) -> np.random.Generator:
         """The generator of one stratum (task, language): the same draws whatever other runs or cells are compared."""
-        key = [zlib.crc32("/".join(stratum).encode())] if stratum else []
-        return np.random.default_rng([self.seed, *key]) if key else np.random.default_rng(self.seed)
+        if not stratum:
+            return np.random.default_rng(self.seed)
+        return np.random.default_rng([self.seed, zlib.crc32("/".join(stratum).encode())])
 
 
 # -- per-utterance statistics ---------------------------------------------------------------------------------------
@@ -187,6 +188,20 @@ def bootstrap_sums(stats: Sequence[np.ndarray], n_resamples: int, rng: np.random
     return [out[:, a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
+def resampled_metrics(metric_names: Sequence[str], references: Sequence, predictions: Sequence[Sequence],
+                      n_resamples: int, rng: np.random.Generator, blocks: Sequence | None = None,
+                      classes: Sequence[str] | None = None) -> list[dict[str, np.ndarray]]:
+    """Each system's (one list of `predictions` per system) metrics on every resample of the same utterances,
+    metric -> (B,): one paired bootstrap of every system and metric. `classes`: the F1 classes (default: those of
+    the references and every system's predictions)."""
+    if "f1" in metric_names and classes is None:
+        classes = class_list(references, *predictions)
+    stat_list = [utterance_stats(m, references, preds, classes if m == "f1" else None)
+                 for preds in predictions for m in metric_names]
+    sums = iter(bootstrap_sums(stat_list, n_resamples, rng, blocks))
+    return [{m: corpus_metric(m, next(sums)) for m in metric_names} for _ in predictions]
+
+
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
     """The percentile bootstrap interval of one statistic's resampled values (nan when any resample is undefined)."""
     samples = np.asarray(samples, dtype=float)
@@ -249,19 +264,16 @@ def split_intervals(metric_names: Sequence[str], references: Sequence, predictio
     name, so its intervals are the same)."""
     names = [m for m in metric_names if m in METRICS]
     unit = next((k for k in ("speaker_id", "sentence_id") if blocks and k in blocks), "utterance")
-    langs = sorted(set(languages))
     classes = class_list(references, predictions) if "f1" in names else None
     per_lang: dict[str, dict] = {}
     samples: dict[str, list] = {m: [] for m in names}
-    for lang in langs:
-        rows = [i for i, x in enumerate(languages) if x == lang]
+    for lang, rows in language_groups(languages).items():
         refs, preds = [references[i] for i in rows], [predictions[i] for i in rows]
         unit_ids = [blocks[unit][i] for i in rows] if unit != "utterance" else None
-        sums = bootstrap_sums([utterance_stats(m, refs, preds, classes if m == "f1" else None) for m in names],
-                              resampling.n_resamples, resampling.rng(stratum, lang), unit_ids)
+        resampled = resampled_metrics(names, refs, [preds], resampling.n_resamples, resampling.rng(stratum, lang),
+                                      unit_ids, classes)[0]
         per_lang[lang] = {}
-        for m, summed in zip(names, sums, strict=True):
-            values = corpus_metric(m, summed)
+        for m, values in resampled.items():
             samples[m].append(values)
             per_lang[lang][m] = list(percentile_interval(values, resampling.confidence))
     macro = {m: list(percentile_interval(np.mean(v, axis=0), resampling.confidence)) for m, v in samples.items() if v}

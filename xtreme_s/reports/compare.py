@@ -27,7 +27,7 @@ from ..metrics import SCORERS, language_groups
 from ..registry import TASKS
 from ..results import PREDICTIONS_FILE, load_results
 from .provenance import data_source
-from .score import SCORE_TASKS, task_metrics, xtreme_s_score
+from .score import SCORE_TASKS, as_percent, task_metrics, xtreme_s_score
 
 PREDICTION_FILES = (PREDICTIONS_FILE, f"eval_{PREDICTIONS_FILE}")
 SCHEMA_VERSION = 1
@@ -111,7 +111,7 @@ def _same(a: float | None, b: float | None) -> bool:
 
 def load_run(arg: str, split: str) -> Run:
     """A run from `RUN_DIR` or `LABEL=RUN_DIR`: its results.json and the predictions file of `split`."""
-    label, _, raw = arg.rpartition("=") if "=" in arg else ("", "", arg)
+    label, _, raw = arg.rpartition("=")  # no "=": ("", "", arg)
     file, results = load_results(raw)  # refuses a missing, damaged or too new results.json in one line
     path = file.parent
     task = results.get("task")
@@ -206,25 +206,17 @@ def score_cell(task: str, lang: str, systems: list[System], rows: dict[str, list
                resampling: stats.Resampling, unit: str = "utterance") -> Cell:
     """Point estimates with the run's own scorer; resampled values from one paired bootstrap of every system and
     metric of the cell. `rows`: each system's rows of this language, aligned."""
-    points, blocks_of, stat_list, where = {}, None, [], []
+    points = {}
     base_rows = rows[systems[0].label]
     refs = [r["reference"] for r in base_rows]
     preds = {s.label: [r["prediction"] for r in rows[s.label]] for s in systems}
     for s in systems:
         scorer = SCORERS[s.runs[task].results.get("primary_metric") or TASKS[task].primary_metric]
         points[s.label] = {m: v for m, v in scorer(refs, preds[s.label]).items() if m in metric_names}
-    classes = stats.class_list(refs, *preds.values()) if "f1" in metric_names else None
-    for s in systems:
-        for m in metric_names:
-            stat_list.append(stats.utterance_stats(m, refs, preds[s.label], classes))
-            where.append((s.label, m))
-    if unit != "utterance":
-        blocks_of = [r.get(unit) for r in base_rows]
-    sums = stats.bootstrap_sums(stat_list, resampling.n_resamples, resampling.rng(task, lang), blocks_of)
-    samples: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
-    for (label, m), summed in zip(where, sums, strict=True):
-        samples[label][m] = stats.corpus_metric(m, summed)
-    return Cell(points, dict(samples), len(base_rows))
+    blocks_of = [r.get(unit) for r in base_rows] if unit != "utterance" else None
+    resampled = stats.resampled_metrics(metric_names, refs, list(preds.values()), resampling.n_resamples,
+                                        resampling.rng(task, lang), blocks_of)
+    return Cell(points, dict(zip(preds, resampled, strict=True)), len(base_rows))
 
 
 def _est(value: float, samples: np.ndarray, base: tuple | None, resampling: stats.Resampling) -> dict:
@@ -347,9 +339,10 @@ def _scores(systems: list[System], base_label: str, points: dict, samples: dict,
         out[s.label] = {"score": None, "score_missing_tasks": missing}
         if missing:
             continue
-        pct = {t: (1 if metric_of[t] == "bleu" else 100) for t in SCORE_TASKS}
-        score_points[s.label] = xtreme_s_score({t: pct[t] * points[s.label][t][metric_of[t]] for t in SCORE_TASKS})
-        score_samples[s.label] = xtreme_s_score({t: pct[t] * samples[s.label][t][metric_of[t]] for t in SCORE_TASKS})
+        score_points[s.label] = xtreme_s_score({t: as_percent(metric_of[t], points[s.label][t][metric_of[t]])
+                                                for t in SCORE_TASKS})
+        score_samples[s.label] = xtreme_s_score({t: as_percent(metric_of[t], samples[s.label][t][metric_of[t]])
+                                                 for t in SCORE_TASKS})
     for label in score_points:
         base = ((score_points[base_label]["score"], score_samples[base_label]["score"])
                 if base_label in score_points else None)

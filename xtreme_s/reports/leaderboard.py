@@ -48,11 +48,6 @@ def diff_text(e: dict | None, metric: str, markdown: bool = True) -> str:
     return f"**{text} \\***" if markdown and e.get("significant") else text
 
 
-def _columns(board: dict) -> list[tuple[str, str | None]]:
-    """(task, language) columns of the per-task tables; language None is the macro average."""
-    return [(t, None) for t in board["tasks"]]
-
-
 def _arrow(board: dict, task: str) -> str:
     return "↑" if board["tasks"][task]["greater_is_better"] else "↓"
 

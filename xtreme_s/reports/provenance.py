@@ -157,13 +157,20 @@ def card_metadata(res: dict, name: str) -> Any:
         model_name=name, eval_results=results or None)
 
 
+def smoke_test_note(res: dict) -> str:
+    """The warning that heads a report of a run on the bundled mini benchmark; "" for any other data."""
+    if data_source(res)["kind"] != "mini":
+        return ""
+    tiny = "mini_benchmark/models" in str(base_model(res)["name"])
+    return SMOKE_TEST.format(model=" and its tiny random model" if tiny else "")
+
+
 def card_intro(res: dict, name: str) -> str:
     """The card's opening: what the model is, from what, on what data, and what its model-index holds."""
     lines = [f"# {name}", "", f"XTREME-S `{res.get('task')}` ({res.get('config_name')}). {provenance_line(res)}",
              "", data_line(res)]
-    if data_source(res)["kind"] == "mini":
-        tiny = "mini_benchmark/models" in str(base_model(res)["name"])
-        lines += ["", SMOKE_TEST.format(model=" and its tiny random model" if tiny else "")]
+    if note := smoke_test_note(res):
+        lines += ["", note]
     lines += ["", "The model-index above reports the macro average over languages on the benchmark's test split."
               if eval_results(res) else
               "No metrics in the model-index: it holds results on the benchmark's whole real test split only, and "

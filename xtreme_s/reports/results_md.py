@@ -14,7 +14,7 @@ from typing import Any
 from .. import atomic
 from ..plots import METRIC_NAMES, bar_chart, plot_layer_weights, sorted_rows
 from ..results import PREDICTIONS_FILE
-from .provenance import SMOKE_TEST, base_model, data_line, data_source, is_local, model_name, provenance_line
+from .provenance import base_model, data_line, is_local, model_name, provenance_line, smoke_test_note
 
 REPORT_FILE = "results.md"
 ASR_METRICS = ("wer", "cer")
@@ -178,9 +178,8 @@ def results_markdown(out_dir: Path, payload: dict, prediction_files: dict[str, P
     metric = payload["primary_metric"]
     better = bool(payload.get("greater_is_better"))
     lines = [f"# XTREME-S {payload['task']} ({payload['config_name']})", ""]
-    if data_source(payload)["kind"] == "mini":
-        tiny = "mini_benchmark/models" in str(base_model(payload)["name"])
-        lines += [SMOKE_TEST.format(model=" and its tiny random model" if tiny else ""), ""]
+    if note := smoke_test_note(payload):
+        lines += [note, ""]
     lines += [provenance_line(payload) + "  ", data_line(payload) + "  ",
               f"Languages: {len(payload.get('languages', []))}"
               + (f" (group {payload['language_group']})" if payload.get("language_group") else "")]

@@ -37,8 +37,8 @@ def task_metrics(fleurs_metric: str = "cer") -> dict[str, str]:
             "fleurs-lang_id": "accuracy", "minds14": "accuracy"}
 
 
-def as_percent(task: str, metric: str, value: float) -> float:
-    """results.json keeps the metric's own units: fractions, except BLEU (0-100)."""
+def as_percent(metric: str, value: Any) -> Any:
+    """results.json keeps the metric's own units: fractions, except BLEU (0-100). `value` may be an array."""
     return value if metric == "bleu" else 100.0 * value
 
 
@@ -125,7 +125,7 @@ def collect(paths: list[str | Path], split: str = "test", fleurs_metric: str = "
                                    f"(splits: {', '.join(splits) or 'none'})")
             continue
         report.runs[task] = {"path": str(file), "model": res.get("model"), "config_name": res.get("config_name"),
-                             "metric": metric, "value": value, "percent": as_percent(task, metric, value),
+                             "metric": metric, "value": value, "percent": as_percent(metric, value),
                              "num_languages": len(res.get("languages", []))}
     if len(models) > 1:
         report.problems.append("runs of different models: " + "; ".join(f"{m}: {', '.join(t)}"
