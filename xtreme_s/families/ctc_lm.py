@@ -34,9 +34,8 @@ PAD_VALUE = -100  # what the Trainer pads predictions of different lengths with 
 def check_flags(args: Any, languages: Sequence[str], training_args: Any) -> None:
     """Start-up (before any data is read): the LM flags make sense and every language has a readable LM."""
     if args.lm_path is None:
-        given = [f"--{name}" for name in ("lm_tune",) if getattr(args, name)]
-        if given:
-            raise UsageError(f"{', '.join(given)} needs --lm_path (an ARPA file or a folder of <language>.arpa).")
+        if args.lm_tune:
+            raise UsageError("--lm_tune needs --lm_path (an ARPA file or a folder of <language>.arpa).")
         return
     if args.lm_decoding not in MODES:
         raise UsageError(f"--lm_decoding must be one of {', '.join(MODES)}, not {args.lm_decoding!r}.")
