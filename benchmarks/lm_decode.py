@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     from transformers import Wav2Vec2CTCTokenizer
 
     from xtreme_s.families.ctc_lm import LMDecoding
+    from xtreme_s.lm import cache
     from xtreme_s.lm.decoder import DecoderSettings, beam_decode, default_workers
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,12 +80,10 @@ def main(argv: list[str] | None = None) -> dict:
                 p.error("--logits needs --model, --lm_path and --languages")
             cache_path, model, lm_path, languages = Path(args.logits), Path(args.model), args.lm_path, args.languages
             repeat = args.repeat or 1
-        with np.load(cache_path) as data:
-            frames, lengths = data["frames"].astype(np.float32), data["lengths"]
-        bounds = np.concatenate([[0], np.cumsum(lengths)])
-        rows = [frames[bounds[i]:bounds[i + 1]] for i in range(len(lengths))] * repeat
+        cached = cache.read(cache_path)[2]
+        rows = cached * repeat
         if len(languages) == 1:
-            languages = languages * len(lengths)
+            languages = languages * len(cached)
         languages = list(languages) * repeat
         tokenizer = Wav2Vec2CTCTokenizer.from_pretrained(model)
         lm = LMDecoding(SimpleNamespace(lm_path=str(lm_path), lm_decoding="lexicon", beam_width=50,

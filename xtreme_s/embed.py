@@ -54,19 +54,22 @@ def embed(model_args: Any, data_args: Any, training_args: Any, split: str, outpu
         ds = ds.select(range(min(data_args.max_predict_samples, len(ds))))
     if len(ds) == 0:
         raise UsageError(f"--split {split}: no utterance to embed. Check the data and --max_predict_samples.")
-    order = sorted(range(len(ds)), key=lambda i: -ds[i]["duration"])
+    # The columns read once (a row read would copy its audio bytes too); the audio, row by row, once.
+    ids, languages, durations = list(ds["id"]), list(ds["language"]), list(ds["duration"])
+    audio = ds.select_columns([c for c in ("audio", "segment_start", "segment_end") if c in ds.column_names])
+    order = sorted(range(len(ds)), key=lambda i: -durations[i])
     size = training_args.per_device_eval_batch_size
     rows: dict[int, np.ndarray] = {}
     skipped = 0
     for start in range(0, len(order), size):
         batch, waves = [], []
         for i in order[start:start + size]:
-            row = ds[i]
+            row = audio[i]
             wav, problem = rb.decode_checked(row["audio"], fe.sampling_rate, row.get("segment_start"),
                                              row.get("segment_end"))
             if problem is not None:
                 if not data_args.allow_skipping_eval_items:
-                    raise rb.BadAudioError(f"{split}: cannot embed {row['id']}: {problem}. Fix or remove it, or pass "
+                    raise rb.BadAudioError(f"{split}: cannot embed {ids[i]}: {problem}. Fix or remove it, or pass "
                                            "--allow_skipping_eval_items.")
                 skipped += 1
                 continue
@@ -82,10 +85,11 @@ def embed(model_args: Any, data_args: Any, training_args: Any, split: str, outpu
         for i, vector in zip(batch, pooled.numpy(), strict=True):
             rows[i] = vector
     kept = sorted(rows)
+    targets = ds["target"]
     output_file.parent.mkdir(parents=True, exist_ok=True)
     np.savez(output_file, embeddings=np.stack([rows[i] for i in kept]).astype(np.float32),
-             ids=np.array([ds[i]["id"] for i in kept]), languages=np.array([ds[i]["language"] for i in kept]),
-             labels=np.array([str(ds[i]["target"]) for i in kept]), model=np.array(model_args.model_name_or_path),
+             ids=np.array([ids[i] for i in kept]), languages=np.array([languages[i] for i in kept]),
+             labels=np.array([str(targets[i]) for i in kept]), model=np.array(model_args.model_name_or_path),
              task=np.array(task.config_name), split=np.array(split), pooling=np.array(POOLING),
              skipped=np.array(skipped))
     logger.info("Wrote %s: %d utterances x %d hidden states x %d (%d skipped).", output_file, len(kept),

@@ -34,9 +34,8 @@ PAD_VALUE = -100  # what the Trainer pads predictions of different lengths with 
 def check_flags(args: Any, languages: Sequence[str], training_args: Any) -> None:
     """Start-up (before any data is read): the LM flags make sense and every language has a readable LM."""
     if args.lm_path is None:
-        given = [f"--{name}" for name in ("lm_tune",) if getattr(args, name)]
-        if given:
-            raise UsageError(f"{', '.join(given)} needs --lm_path (an ARPA file or a folder of <language>.arpa).")
+        if args.lm_tune:
+            raise UsageError("--lm_tune needs --lm_path (an ARPA file or a folder of <language>.arpa).")
         return
     if args.lm_decoding not in MODES:
         raise UsageError(f"--lm_decoding must be one of {', '.join(MODES)}, not {args.lm_decoding!r}.")
@@ -118,6 +117,7 @@ class LMDecoding:
         self.spec: DecoderSpec | None = None
         self.vocab: dict[str, int] = {}
         self._digest: str | None = None
+        self._loaded: dict[str, tuple[list[np.ndarray], Path]] = {}  # split -> rows and file read from the cache
 
     def prepare(self, tokenizer: Any, languages: Sequence[str]) -> None:
         """Load and check every language's LM against the tokenizer (before training or decoding)."""
@@ -149,6 +149,7 @@ class LMDecoding:
             return None
         rows, path = found
         logger.info("%s: log-probabilities read from the cache %s (the encoder does not run).", split, path)
+        self._loaded[split] = found  # evaluate() decodes these rows: no unpadding, no rewriting the same file
         return padded(rows)
 
     # -- decoding ----------------------------------------------------------------------------------------------
@@ -156,8 +157,12 @@ class LMDecoding:
                  durations: Sequence[float], model: torch.nn.Module, tune_here: bool,
                  score: Callable[[list[str]], dict], metric: str) -> tuple[dict, list[str]]:
         """Decode `split` with the LM (tuning first where asked); the split's `lm` block for results.json."""
-        rows = log_probs(predictions)
-        path = cache.save(self.output_dir, split, self._key(split, ids, model), ids, rows)
+        key = self._key(split, ids, model)
+        rows, path = self._loaded.pop(split, (None, None))
+        if rows is None:
+            rows = log_probs(predictions)
+        if path != cache.cache_file(self.output_dir, split, key):  # fresh, or read from --model_name_or_path
+            path = cache.save(self.output_dir, split, key, ids, rows)
         items = list(zip(languages, rows, strict=True))
         workers = self.args.lm_num_workers
         if tune_here:

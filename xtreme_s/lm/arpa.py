@@ -101,11 +101,19 @@ def _open_text(path: Path):
 
 
 def read_arpa(path: Path) -> ArpaInfo:
-    """The header and unigrams of an ARPA file (plain or .gz); LMFileError where it is not one."""
-    where = f"LM file {path}"
+    """The header and unigrams of an ARPA file (plain or .gz); LMFileError where it is not one.
+
+    Read once per process while the file is unchanged: the start-up check and the decoder's set-up both ask."""
     if not path.is_file():
-        raise LMFileError(f"{where} does not exist. Build one with `xtreme-s lm build CONFIG --output_dir DIR` or "
-                          "fix --lm_path.")
+        raise LMFileError(f"LM file {path} does not exist. Build one with `xtreme-s lm build CONFIG --output_dir DIR` "
+                          "or fix --lm_path.")
+    stat = path.stat()
+    return _read_arpa(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_arpa(path: Path, _mtime_ns: int, _size: int) -> ArpaInfo:
+    where = f"LM file {path}"
     with open(path, "rb") as f:
         head = f.read(len(KENLM_BINARY_MAGIC))
     if head == KENLM_BINARY_MAGIC:

@@ -58,6 +58,15 @@ def save(folder: Path, split: str, key: str, ids: Sequence[str], log_probs: Sequ
     return path
 
 
+def read(path: Path) -> tuple[str, list[str], list[np.ndarray]]:
+    """A cache file's key, utterance ids and log-probabilities (float32, one array per utterance)."""
+    with np.load(path) as data:
+        key, ids = str(data["key"]), list(data["ids"])
+        frames, lengths = data["frames"].astype(np.float32), data["lengths"]
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    return key, ids, [frames[bounds[i]:bounds[i + 1]] for i in range(len(lengths))]
+
+
 def load(folders: Iterable[Path], split: str, key: str, ids: Sequence[str]) -> tuple[list[np.ndarray], Path] | None:
     """The cached log-probabilities (float32, one array per utterance) and their file, or None."""
     for folder in folders:
@@ -65,13 +74,10 @@ def load(folders: Iterable[Path], split: str, key: str, ids: Sequence[str]) -> t
         if not path.is_file():
             continue
         try:
-            with np.load(path) as data:
-                if str(data["key"]) != key or list(data["ids"]) != list(map(str, ids)):
-                    continue
-                frames, lengths = data["frames"].astype(np.float32), data["lengths"]
+            found_key, found_ids, rows = read(path)
         except (OSError, ValueError, KeyError) as err:
             logger.warning("Ignoring the unreadable logits cache %s (%s); the encoder runs again.", path, err)
             continue
-        bounds = np.concatenate([[0], np.cumsum(lengths)])
-        return [frames[bounds[i]:bounds[i + 1]] for i in range(len(lengths))], path
+        if found_key == key and found_ids == list(map(str, ids)):
+            return rows, path
     return None

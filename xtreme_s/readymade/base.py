@@ -73,7 +73,7 @@ class ReadyMadeArguments:
 
 class ReadyMadeModel:
     """One ready-made evaluator. Subclasses set `name`, `tasks`, and implement `load`, `own_code`, `predict`
-    (and `identify` when they do language ID)."""
+    (and `classify` when they do language ID or intents)."""
 
     name: ClassVar[str] = ""
     tasks: ClassVar[frozenset[str]] = frozenset()

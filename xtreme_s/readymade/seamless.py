@@ -29,8 +29,7 @@ class SeamlessModel(ReadyMadeModel):
     def own_code(self, language: str, kind: str) -> str | None:
         """ASR: the source language must be one the text decoder writes; translation: English must be."""
         code = self.overrides.get(language) or langcodes.seamless_code(language)
-        target = code if kind == "asr" else ENGLISH
-        return code if code and target in self.text_languages else None
+        return code if code and self.target(code, kind) in self.text_languages else None
 
     def target(self, code: str, kind: str) -> str:
         return code if kind == "asr" else ENGLISH
