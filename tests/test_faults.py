@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from conftest import MINI, TINY_MODEL, run_user_cli
-from test_user_errors import error_line, tone
+from test_user_errors import error_line, folder, tone
 
 SR = 16_000
 
@@ -53,12 +53,8 @@ def test_a_bad_clip_never_stops_an_evaluation_part_way(tmp_path, capsys, hf_cach
     """Evaluation only, one clip whose header reads and whose body does not: every other clip is scored and
     written, then one line names the clip (exit 2). A transcript longer than the model's output frames makes the
     CTC loss meaningless (infinite, zeroed): the loss is null with the reason, the metrics are still there."""
-    data = tmp_path / "data"
-    (data / "clips").mkdir(parents=True)
-    rows = []
-    for i in range(3):
-        sf.write(data / "clips" / f"good{i}.wav", tone(1.0, seed=i), SR)
-        rows.append(f"clips/good{i}.wav\tab cd")
+    data = folder(tmp_path / "data", {}, {f"good{i}.wav": 1.0 for i in range(3)})
+    rows = [f"clips/good{i}.wav\tab cd" for i in range(3)]
     sf.write(data / "clips" / "short.wav", tone(0.2, seed=5), SR)
     rows.append("clips/short.wav\t" + "ab cd " * 8)  # 47 characters for about 10 output frames
     body = data / "clips" / "corrupt_body.flac"
@@ -175,13 +171,9 @@ def test_a_full_disk_is_one_line_naming_the_disk(tmp_path, capsys, hf_cache, mon
 def test_duplicate_utterances_are_never_scored_twice(tmp_path, capsys, hf_cache):
     """A manifest line (or a shard) listed twice: a scored split stops at start-up naming the id; with
     --allow_skipping_eval_items each id is scored once and the copy counted."""
-    data = tmp_path / "data"
-    (data / "clips").mkdir(parents=True)
-    rows = []
-    for i in range(3):
-        sf.write(data / "clips" / f"c{i}.wav", tone(1.0, seed=i), SR)
-        rows.append(f"clips/c{i}.wav\tab cd")
-    (data / "test.tsv").write_text("path\ttranscription\n" + "\n".join([*rows, rows[1]]) + "\n", encoding="utf-8")
+    rows = [f"clips/c{i}.wav\tab cd" for i in range(3)]
+    data = folder(tmp_path / "data", {"test": "path\ttranscription\n" + "\n".join([*rows, rows[1]]) + "\n"},
+                  {f"c{i}.wav": 1.0 for i in range(3)})
     model = _model_with_tokenizer(tmp_path)
     argv = ["--model_name_or_path", str(model), "--dataset_config_name", "voxpopuli.pl", "--data_dir", str(data),
             "--do_predict", "--per_device_eval_batch_size", "2"]

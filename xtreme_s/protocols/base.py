@@ -22,7 +22,7 @@ register themselves (`@register`) when `xtreme_s.protocols` imports their module
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -84,8 +84,6 @@ def given(args: ProtocolArguments, prefix: str) -> list[str]:
 
 def settings(args: ProtocolArguments) -> dict[str, Any]:
     """The protocol's own flags as set for this run (part of the run's identity: a resume must not change them)."""
-    from dataclasses import asdict
-
     return {k: v for k, v in asdict(args).items() if k != "protocol" and v is not None}
 
 

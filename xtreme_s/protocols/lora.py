@@ -191,11 +191,12 @@ class LoraProtocol(Protocol):
                 raise UsageError(f"{m.model_name_or_path}: its LoRA adapter cannot be loaded "
                                  f"({' '.join(str(err).split())[:300]}); a LoRA output directory needs "
                                  "adapter_config.json and adapter_model.safetensors.") from None
-            self.details = {**describe(model), "merged": False,
+            details = describe(model)
+            self.details = {**details, "merged": False,
                             "base_model": {k: self.base.get(k) for k in ("base_model", "revision", "decoder")}}
             # Continued training writes a LoRA directory of the same base model.
             self._record = {**{k: self.base.get(k) for k in ("base_model", "revision", "family", "decoder")},
-                            "details": describe(model)}
+                            "details": details}
             self._head_config = model.get_base_model().config
             return _without_embedding_check(model)
         a = self.args
@@ -209,11 +210,12 @@ class LoraProtocol(Protocol):
         model = _without_embedding_check(peft.get_peft_model(model, config))
         for adapter in model.peft_config.values():  # peft sets the model's own (maybe relative) name_or_path
             adapter.base_model_name_or_path = base
-        self.details = {**describe(model), "merged": bool(a.lora_merge)}
+        details = describe(model)
+        self.details = {**details, "merged": bool(a.lora_merge)}
         # The decoder stacked on the encoder (speech translation), unless the base already is an encoder-decoder.
         self._record = {"base_model": base, "revision": revision, "family": family.task.spec.family,
                         "decoder": (d := family.stacked_decoder()) and encoders.absolute_model_name(d),
-                        "details": describe(model)}
+                        "details": details}
         return model
 
     def finish(self, model: torch.nn.Module, output_dir: Path, should_save: bool) -> None:

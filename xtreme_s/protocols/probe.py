@@ -35,7 +35,6 @@ class ProbeProtocol(Protocol):
     def __init__(self, args: Any, saved: str | None = None, marker: dict[str, Any] | None = None):
         super().__init__(args, saved, marker)
         self.spec = ProbeSpec.from_args(args)
-        self.saved_head: str | None = None  # the head of --model_name_or_path when it is a probe's output directory
 
     def check(self, family: str, config: Any, model_args: Any, training_args: Any) -> None:
         super().check(family, config, model_args, training_args)
@@ -43,13 +42,13 @@ class ProbeProtocol(Protocol):
             return
         described = self.marker  # xtreme_s_probe.json, read by `resolve`
         try:
-            self.saved_head = described["head"]
+            head = described["head"]  # families read it from the marker too (ProbeSetup.saved_head)
             self.spec = ProbeSpec(**described["spec"])  # the probe as it was trained, whatever the flags say
         except (KeyError, TypeError) as err:
             raise UsageError(f"{model_args.model_name_or_path}: {MARKER_FILE} does not describe a probe ({err!r}); "
                              "the output directory is damaged.") from None
-        if family not in ("retrieval", self.saved_head):
-            raise UsageError(f"--model_name_or_path {model_args.model_name_or_path} is a {self.saved_head} probe; "
+        if family not in ("retrieval", head):
+            raise UsageError(f"--model_name_or_path {model_args.model_name_or_path} is a {head} probe; "
                              f"the {family} family cannot evaluate it (retrieval can use any probe's layer weights).")
 
     def adjust(self, model_args: Any, training_args: Any) -> None:

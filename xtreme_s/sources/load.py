@@ -74,11 +74,11 @@ def _languages_of_task(ds: Dataset, split: str, task: ResolvedTask, ctx: LoadCon
     outside = found - wanted
     if not outside:
         return ds
+    if ctx.select_languages:
+        return ds.filter(lambda lang: lang in wanted, input_columns=["language"])
     languages = ds["language"]
     counts = Counter(lang for lang in languages if lang not in wanted)
     listing = ", ".join(f"{lang} ({n})" for lang, n in sorted(counts.items()))
-    if ctx.select_languages:
-        return ds.filter(lambda lang: lang in wanted, input_columns=["language"])
     is_train = split == ctx.train_split
     if not is_train and not ctx.allow_skipping:
         raise SourceError(f"{ctx.data_dir} {split}: {sum(counts.values())} row(s) are in languages outside "

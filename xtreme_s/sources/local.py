@@ -12,15 +12,15 @@ from .hub import load_parquet_files
 from .tsv import ManifestError, read_manifest
 
 
-def typed_column(path: Path, rows: list[dict[str, str]], column: str, kind: type) -> list:
+def float_cells(path: Path, rows: list[dict[str, str]], column: str) -> list[float]:
     """A manifest column as numbers, each bad cell reported with its line (header = line 1, blank lines aside)."""
     out = []
     for k, r in enumerate(rows):
         try:
-            out.append(kind(r[column]))
+            out.append(float(r[column]))
         except ValueError:
             raise SourceError(f"{path}: row {k + 1} (after the header), column {column!r}: {r[column]!r} is not "
-                              f"{'an integer' if kind is int else 'a number'}.") from None
+                              "a number.") from None
     return out
 
 
@@ -61,7 +61,7 @@ class LocalFolderAdapter(SourceAdapter):
                 if k in cols and all(v.strip().lstrip("-").isdigit() for v in cols[k]):
                     cols[k] = [int(v) for v in cols[k]]
             if "duration" in cols:
-                cols["duration"] = typed_column(tsv, rows, "duration", float)
+                cols["duration"] = float_cells(tsv, rows, "duration")
             audio = [{"bytes": None, "path": resolve_audio_path(root, r["path"], tsv, k)} for k, r in enumerate(rows)]
             ds = Dataset.from_dict({"audio": audio, **cols})
             ctx.record.setdefault("files", []).append(str(tsv))

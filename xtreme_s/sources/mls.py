@@ -78,7 +78,8 @@ class MlsEnglishAdapter(HubAdapter):
                                   "e.g. 10214_10108_000000).")
             lines = read_text_file(path, "--mls_english_train_ids").splitlines()
             wanted = {line.split()[0] for line in lines if line.strip()}
-            idx = [i for i, u in enumerate(ds["id"]) if u in wanted]
+            ids = ds["id"]  # read once: the train split is the full 44k hours
+            idx = [i for i, u in enumerate(ids) if u in wanted]
             if not idx:
                 raise SourceError(f"None of the {len(wanted)} ids of {path} is in {self.repo} train.")
             if len(idx) < len(wanted):
@@ -86,7 +87,7 @@ class MlsEnglishAdapter(HubAdapter):
                                len(wanted), path, self.repo)
                 # results.json data.ids_missing_from_data: named by the list, absent from the data, never silent
                 ctx.record.setdefault("ids_missing_from_data", {})[f"{path} (mls en train)"] = \
-                    len(wanted) - len(set(ds.select(idx)["id"]))
+                    len(wanted) - len({ids[i] for i in idx})
             ds = ds.select(idx)
         return mls_common_schema(ds, language, ctx)
 

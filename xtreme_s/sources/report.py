@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from ..errors import ScriptArgumentParser, UsageError
+from ..metrics import language_groups
 from ..registry import TASKS, resolve
 from .base import MINI_ROOT, SPLITS, LanguageUnavailable, LoadContext, SourceError
 from .hub import HubAdapter
@@ -65,10 +66,10 @@ def _describe_local(task, ctx: LoadContext, splits: tuple[str, ...]) -> dict[str
     entry = {"repository": None, "layout": "local folder", "where": ctx.data_dir, "requested_revision": None,
              "resolved_revision": None, "splits": {}, "warnings": []}
     for split, ds in loaded.items():
-        for lang in sorted(set(ds["language"])):
-            durations = [d for d, lg in zip(ds["duration"], ds["language"], strict=True) if lg == lang]
+        duration = ds["duration"]  # each column read once, not once per language
+        for lang, rows in language_groups(ds["language"]).items():
             entry["splits"].setdefault(split, {})[lang] = {
-                "files": None, "rows": len(durations), "hours": sum(d for d in durations if d > 0) / 3600}
+                "files": None, "rows": len(rows), "hours": sum(duration[i] for i in rows if duration[i] > 0) / 3600}
     if missing:
         entry["warnings"].append(f"missing languages: {' '.join(missing)}")
     return entry

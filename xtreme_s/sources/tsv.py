@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import UserError
 
@@ -64,7 +65,7 @@ def read_manifest(path: str | os.PathLike, escapechar: str | None = None, requir
 def read_text_file(path: str | os.PathLike, what: str) -> str:
     """A small text file (an id list): UTF-8 (a BOM is dropped) or UTF-16 with its BOM, as Windows editors save
     "Unicode" text; anything else is one ManifestError naming the file and line."""
-    data = open(path, "rb").read()  # noqa: SIM115 (small file, read whole)
+    data = Path(path).read_bytes()  # small: read whole
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
     try:
