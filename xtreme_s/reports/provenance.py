@@ -56,7 +56,12 @@ def provenance_line(res: dict) -> str:
         return f"Evaluated as it is (a ready-made model, nothing trained): {named}."
     if not res.get("train"):
         return f"Evaluated only (no training in this run): {named}, {protocol} checkpoint."
-    return f"{VERBS.get(protocol, protocol + ' on')} {named} ({PROTOCOL_NOTES.get(protocol, protocol)})."
+    note = PROTOCOL_NOTES.get(protocol, protocol)
+    if protocol == "finetune":  # say what this run did, recorded in notes.encoder.front_end_frozen
+        frozen = ((res.get("notes") or {}).get("encoder") or {}).get("front_end_frozen")
+        note = {True: "every parameter trained except the frozen convolutional front end",
+                False: "every parameter trained"}.get(frozen, note)
+    return f"{VERBS.get(protocol, protocol + ' on')} {named} ({note})."
 
 
 def data_source(res: dict) -> dict[str, Any]:
